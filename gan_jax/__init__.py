@@ -1,0 +1,1 @@
+"""gan_jax: GAN training algorithms of the classic literature in JAX/Flax."""

@@ -1,0 +1,126 @@
+"""Training data as an infinite, deterministic, resumable stream of batches.
+
+`get_dataset(config.dataset)` returns a `Dataset`. Its `batches(seed=...,
+num_critic_steps=k, start_step=s)` yields, for generator steps s, s+1, ...,
+float32 arrays [k, B, *sample_shape]: one real batch for each critic step.
+Images are scaled to [-1, 1]. The order depends only on (seed, position), so a
+run resumed at step s sees exactly the batches an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterator
+
+import jax
+import ml_collections
+import numpy as np
+
+from gan_jax.data import images as images_lib
+from gan_jax.data import toy2d
+from gan_jax.data.images import DatasetIntegrityError, DatasetNotFoundError  # noqa: F401
+
+
+def scale_images(images: np.ndarray) -> np.ndarray:
+  """uint8 [..., H, W, C] in [0, 255] -> float32 in [-1, 1]."""
+  return images.astype(np.float32) / 127.5 - 1.0
+
+
+def epoch_permutation(num_examples: int, *, seed: int, epoch: int) -> np.ndarray:
+  """The shuffled order of one epoch; a pure function of (seed, epoch)."""
+  return np.random.default_rng((seed, epoch)).permutation(num_examples)
+
+
+@dataclasses.dataclass
+class Dataset:
+  """A dataset held in host memory (images) or generated on the fly (2-D toys).
+
+  Attributes:
+    name: registry name.
+    sample_shape: shape of one sample, e.g. (28, 28, 1) or (2,).
+    batch_size: examples per critic step.
+    train_images: uint8 [N, H, W, C] for image data, None for toys.
+    train_labels: int32 [N] or None.
+  """
+  name: str
+  sample_shape: tuple[int, ...]
+  batch_size: int
+  train_images: np.ndarray | None = None
+  train_labels: np.ndarray | None = None
+  _config: ml_collections.ConfigDict | None = None
+
+  @property
+  def is_toy(self) -> bool:
+    return self.train_images is None
+
+  def batches(self, *, seed: int, num_critic_steps: int,
+              start_step: int = 0) -> Iterator[np.ndarray]:
+    """Infinite iterator of float32 [num_critic_steps, B, *sample_shape]."""
+    step = start_step
+    while True:
+      yield self.batch_at(step, seed=seed, num_critic_steps=num_critic_steps)
+      step += 1
+
+  def batch_at(self, step: int, *, seed: int, num_critic_steps: int) -> np.ndarray:
+    """The real data for generator step `step`: [num_critic_steps, B, ...]."""
+    k, b = num_critic_steps, self.batch_size
+    if self.is_toy:
+      key = jax.random.fold_in(jax.random.PRNGKey(seed), step)
+      return np.asarray(toy2d.sample(self.name, key=key, num=k * b)).reshape(k, b, 2)
+    n = len(self.train_images)
+    start = step * k * b
+    positions = np.arange(start, start + k * b)
+    epochs, offsets = np.divmod(positions, n)
+    index = np.empty_like(positions)
+    for epoch in np.unique(epochs):
+      mask = epochs == epoch
+      index[mask] = epoch_permutation(n, seed=seed, epoch=int(epoch))[offsets[mask]]
+    return scale_images(self.train_images[index]).reshape(k, b, *self.sample_shape)
+
+  def real_samples(self, *, split: str, num: int, seed: int = 0) -> np.ndarray:
+    """`num` real samples of a split, float32 [num, *sample_shape] in [-1, 1]
+    (the first `num` of a fixed shuffle; toys: fresh draws from `seed`)."""
+    if self.is_toy:
+      key = jax.random.PRNGKey(seed + (0 if split == "train" else 1_000_003))
+      return np.asarray(toy2d.sample(self.name, key=key, num=num))
+    images, _ = self.load_split(split)
+    if num > len(images):
+      raise ValueError(f"asked for {num} samples of {self.name}/{split}, which has {len(images)}")
+    order = epoch_permutation(len(images), seed=seed, epoch=-1 if split == "train" else -2)
+    return scale_images(images[order[:num]])
+
+  def load_split(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images and int32 labels of a split (train is cached)."""
+    if self.is_toy:
+      raise ValueError(f"{self.name} is a generated 2-D distribution without splits")
+    if split == "train":
+      return self.train_images, self.train_labels
+    cfg = self._config
+    return images_lib.load_images(cfg.name, split=split, source=cfg.source,
+                                  data_dir=cfg.data_dir)
+
+
+def dataset_names() -> list[str]:
+  return sorted(images_lib.IMAGE_LOADERS.names() + toy2d.TOYS.names())
+
+
+def get_dataset(config: ml_collections.ConfigDict) -> Dataset:
+  """Builds the dataset named by `config.name` (the `dataset` config block).
+
+  Raises:
+    ValueError: unknown name (listing valid names) or a non-positive batch size.
+    DatasetNotFoundError / DatasetIntegrityError: see `images.load_images`.
+  """
+  if config.batch_size <= 0:
+    raise ValueError(f"dataset.batch_size must be positive, got {config.batch_size}")
+  if config.name in toy2d.TOYS:
+    return Dataset(config.name, (2,), config.batch_size, _config=config)
+  if config.name not in images_lib.IMAGE_LOADERS:
+    raise ValueError(f"Unknown dataset {config.name!r}; valid choices: "
+                     f"{', '.join(dataset_names())}")
+  images, labels = images_lib.load_images(config.name, split="train", source=config.source,
+                                          data_dir=config.data_dir)
+  if config.num_train_examples:
+    images, labels = images[:config.num_train_examples], labels[:config.num_train_examples]
+  return Dataset(config.name, tuple(images.shape[1:]), config.batch_size,
+                 train_images=images, train_labels=labels, _config=config)

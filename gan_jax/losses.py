@@ -1,0 +1,231 @@
+"""GAN objectives: discriminator logits -> per-example D and G losses.
+
+Conventions: D maximises V, so `d_loss` is what the discriminator minimises and
+`g_loss` what the generator minimises. Inputs are raw discriminator outputs
+("logits", v in the f-GAN notation), shapes [B]; outputs are unreduced [B]
+(the step takes the mean). `d_loss` pairs real example i with fake example i,
+so both batches must have the same size B.
+
+| name             | d_loss(real r, fake f)        | g_loss(fake f)          | threshold |
+|------------------|-------------------------------|-------------------------|-----------|
+| minimax          | softplus(-r) + softplus(f)    | -softplus(f)            | 0         |
+| non_saturating   | softplus(-r) + softplus(f)    | softplus(-f)            | 0         |
+| max_likelihood   | softplus(-r) + softplus(f)    | -exp(f)                 | 0         |
+| wasserstein      | f - r                         | -f                      | 0         |
+| least_squares    | (r - 1)^2 / 2 + f^2 / 2       | (f - 1)^2 / 2           | 1/2       |
+| hinge            | relu(1 - r) + relu(1 + f)     | -f                      | 0         |
+| fgan_<div>       | -g(r) + f*(g(f))              | -f*(g(f))               | f'(1)     |
+
+With D = sigmoid(logits): softplus(-r) = -log D(x), softplus(f) =
+-log(1 - D(G(z))), so minimax G minimises log(1 - D(G(z))) (saturating),
+non-saturating G minimises -log D(G(z)), and the maximum-likelihood cost
+-exp(sigma^-1(D(G(z)))) is -exp(f) (it overflows for logits above ~88 in
+float32, as the cost itself does). `wasserstein` leaves the Lipschitz
+constraint to weight clipping (`gan_jax.transforms`) or a gradient penalty
+(`gan_jax.penalties`). `least_squares` is LSGAN with labels a = 0 (fake),
+b = 1 (real), c = 1 (G's target) on raw outputs.
+
+f-GAN (`fgan_<div>` for every name in `gan_jax.divergences`): T = g_f(v) and
+L_D = -(T(x) - f*(T(G(z)))), L_G = -f*(T(G(z))) (Nowozin et al.'s saturating
+"seed form"). f* is finite only on its domain (e.g. t < 0 for `gan`); the
+activation g_f maps R into it, and f*(g_f(v)) is evaluated in a closed form
+that is finite for every finite v (`Divergence.conjugate_of_activation`).
+
+`threshold` is on the scale of `Objective.statistic(logits)` (the logits
+themselves, or T = g_f(v) for f-GANs): use `Objective.is_real(logits)` for the
+D-accuracy metric rather than comparing raw logits with `threshold`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from gan_jax import divergences
+from gan_jax.registry import Registry
+
+Array = jax.Array
+
+
+def _identity(logits: Array) -> Array:
+  return logits
+
+
+@dataclasses.dataclass(frozen=True)
+class Objective:
+  """A GAN objective as two pure per-example loss functions.
+
+  Attributes:
+    name: registry name.
+    d_loss: `(*, real_logits [B], fake_logits [B]) -> [B]`.
+    g_loss: `(*, fake_logits [B]) -> [B]`.
+    threshold: value of `statistic(logits)` above which a sample is classified
+      as real (D-accuracy metric): 0 for logit and critic objectives, 1/2 for
+      least squares, f'(1) for f-GANs.
+    statistic: `[B] -> [B]` map from logits to the scale `threshold` is on:
+      identity, or g_f for f-GANs.
+  """
+  name: str
+  d_loss: Callable[..., Array]
+  g_loss: Callable[..., Array]
+  threshold: float = 0.0
+  statistic: Callable[[Array], Array] = _identity
+
+  def is_real(self, logits: Array) -> Array:
+    """Classifies samples as real: `statistic(logits) > threshold`.
+
+    Args:
+      logits: raw discriminator outputs, [B].
+
+    Returns:
+      Boolean array [B].
+    """
+    _check_logits(logits=logits)
+    return self.statistic(logits) > self.threshold
+
+
+OBJECTIVES: Registry[Objective] = Registry("objective")
+
+
+def get_objective(name: str) -> Objective:
+  """Returns the registered objective.
+
+  Args:
+    name: one of `OBJECTIVES.names()` (e.g. "non_saturating", "fgan_kl").
+
+  Raises:
+    ValueError: if `name` is unknown; the message lists the valid names.
+  """
+  return OBJECTIVES.get(name)
+
+
+def _check_logits(**logits: Array) -> None:
+  """Checks every argument is [B] and that all share the same B."""
+  sizes = set()
+  for key, value in logits.items():
+    if jnp.ndim(value) != 1:
+      raise ValueError(
+          f"{key} must have shape [B] (one logit per example), got "
+          f"{jnp.shape(value)}; squeeze a trailing [B, 1] axis first")
+    sizes.add(jnp.shape(value)[0])
+  if len(sizes) > 1:
+    shapes = {key: jnp.shape(value) for key, value in logits.items()}
+    raise ValueError(
+        f"per-example losses pair real and fake examples, so batch sizes must "
+        f"match; got {shapes}")
+
+
+# --- Logistic objectives (D = sigmoid(logits)) --------------------------------
+
+
+def _logistic_d_loss(*, real_logits: Array, fake_logits: Array) -> Array:
+  """-log D(x) - log(1 - D(G(z))) = softplus(-r) + softplus(f); [B] -> [B]."""
+  _check_logits(real_logits=real_logits, fake_logits=fake_logits)
+  return jax.nn.softplus(-real_logits) + jax.nn.softplus(fake_logits)
+
+
+def _minimax_g_loss(*, fake_logits: Array) -> Array:
+  """log(1 - D(G(z))) = log sigmoid(-f) = -softplus(f); [B] -> [B]."""
+  _check_logits(fake_logits=fake_logits)
+  return jax.nn.log_sigmoid(-fake_logits)
+
+
+def _non_saturating_g_loss(*, fake_logits: Array) -> Array:
+  """-log D(G(z)) = softplus(-f); [B] -> [B]."""
+  _check_logits(fake_logits=fake_logits)
+  return jax.nn.softplus(-fake_logits)
+
+
+def _max_likelihood_g_loss(*, fake_logits: Array) -> Array:
+  """-exp(sigma^-1(D(G(z)))) = -exp(f); [B] -> [B]."""
+  _check_logits(fake_logits=fake_logits)
+  return -jnp.exp(fake_logits)
+
+
+# --- Critic objectives (raw outputs) ------------------------------------------
+
+
+def _wasserstein_d_loss(*, real_logits: Array, fake_logits: Array) -> Array:
+  """Critic: D(G(z)) - D(x); [B] -> [B]."""
+  _check_logits(real_logits=real_logits, fake_logits=fake_logits)
+  return fake_logits - real_logits
+
+
+def _critic_g_loss(*, fake_logits: Array) -> Array:
+  """-D(G(z)) (WGAN and hinge generator); [B] -> [B]."""
+  _check_logits(fake_logits=fake_logits)
+  return -fake_logits
+
+
+def _least_squares_d_loss(*, real_logits: Array, fake_logits: Array) -> Array:
+  """LSGAN D: (D(x) - 1)^2 / 2 + D(G(z))^2 / 2; [B] -> [B]."""
+  _check_logits(real_logits=real_logits, fake_logits=fake_logits)
+  return 0.5 * jnp.square(real_logits - 1.0) + 0.5 * jnp.square(fake_logits)
+
+
+def _least_squares_g_loss(*, fake_logits: Array) -> Array:
+  """LSGAN G: (D(G(z)) - 1)^2 / 2; [B] -> [B]."""
+  _check_logits(fake_logits=fake_logits)
+  return 0.5 * jnp.square(fake_logits - 1.0)
+
+
+def _hinge_d_loss(*, real_logits: Array, fake_logits: Array) -> Array:
+  """relu(1 - D(x)) + relu(1 + D(G(z))); [B] -> [B]."""
+  _check_logits(real_logits=real_logits, fake_logits=fake_logits)
+  return jax.nn.relu(1.0 - real_logits) + jax.nn.relu(1.0 + fake_logits)
+
+
+for _objective in (
+    Objective("minimax", d_loss=_logistic_d_loss, g_loss=_minimax_g_loss),
+    Objective("non_saturating", d_loss=_logistic_d_loss,
+              g_loss=_non_saturating_g_loss),
+    Objective("max_likelihood", d_loss=_logistic_d_loss,
+              g_loss=_max_likelihood_g_loss),
+    Objective("wasserstein", d_loss=_wasserstein_d_loss,
+              g_loss=_critic_g_loss),
+    Objective("least_squares", d_loss=_least_squares_d_loss,
+              g_loss=_least_squares_g_loss, threshold=0.5),
+    Objective("hinge", d_loss=_hinge_d_loss, g_loss=_critic_g_loss),
+):
+  OBJECTIVES.register(_objective.name, _objective)
+del _objective
+
+
+# --- f-GAN ----------------------------------------------------------------------
+
+
+def make_fgan_objective(divergence: divergences.Divergence) -> Objective:
+  """Builds the f-GAN objective of `divergence` (seed form of the G loss).
+
+  Args:
+    divergence: an entry of `gan_jax.divergences.DIVERGENCES`.
+
+  Returns:
+    An `Objective` named `fgan_<divergence.name>` with
+    d_loss = -(g_f(r) - f*(g_f(f))), g_loss = -f*(g_f(f)), both [B] -> [B],
+    threshold f'(1) on the scale of T = g_f(v).
+  """
+
+  def d_loss(*, real_logits: Array, fake_logits: Array) -> Array:
+    """-(T(x) - f*(T(G(z)))) with T = g_f(v); [B] -> [B]."""
+    _check_logits(real_logits=real_logits, fake_logits=fake_logits)
+    return (-divergence.activation(real_logits)
+            + divergence.conjugate_of_activation(fake_logits))
+
+  def g_loss(*, fake_logits: Array) -> Array:
+    """-f*(T(G(z))) with T = g_f(v); [B] -> [B]."""
+    _check_logits(fake_logits=fake_logits)
+    return -divergence.conjugate_of_activation(fake_logits)
+
+  return Objective(
+      f"fgan_{divergence.name}", d_loss=d_loss, g_loss=g_loss,
+      threshold=divergence.threshold, statistic=divergence.activation)
+
+
+for _name in divergences.DIVERGENCES.names():
+  _objective = make_fgan_objective(divergences.get_divergence(_name))
+  OBJECTIVES.register(_objective.name, _objective)
+del _name, _objective

@@ -1,0 +1,62 @@
+"""Fully connected generator / discriminator pairs.
+
+Used for the seed-004 "vanilla" MLP GANs on 28x28 images and, with small widths,
+for the 2-D toy distributions (see `toy.py`). No batch norm anywhere, so every
+gradient penalty applies.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class MLPGenerator(nn.Module):
+  """z [B, latent_dim] -> samples [B, *output_shape].
+
+  Attributes:
+    output_shape: shape of one sample, e.g. (28, 28, 1) or (2,).
+    hidden: widths of the hidden layers.
+    output_activation: 'tanh' for images in [-1, 1], 'none' for toy data.
+  """
+  output_shape: Sequence[int]
+  hidden: Sequence[int] = (256, 512, 1024)
+  output_activation: str = "tanh"
+
+  @nn.compact
+  def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
+    del train  # No train/eval difference: no batch norm or dropout.
+    x = z
+    for width in self.hidden:
+      x = nn.leaky_relu(nn.Dense(width)(x), negative_slope=0.2)
+    x = nn.Dense(int(np.prod(self.output_shape)))(x)
+    if self.output_activation == "tanh":
+      x = jnp.tanh(x)
+    elif self.output_activation != "none":
+      raise ValueError(f"Unknown output_activation {self.output_activation!r}; "
+                       "valid choices: none, tanh")
+    return x.reshape((z.shape[0], *self.output_shape))
+
+
+class MLPDiscriminator(nn.Module):
+  """samples [B, ...] -> logits [B].
+
+  Attributes:
+    hidden: widths of the hidden layers.
+    dropout_rate: dropout after each hidden layer (0 disables it).
+  """
+  hidden: Sequence[int] = (1024, 512, 256)
+  dropout_rate: float = 0.0
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    x = x.reshape((x.shape[0], -1))
+    for width in self.hidden:
+      x = nn.leaky_relu(nn.Dense(width)(x), negative_slope=0.2)
+      if self.dropout_rate > 0:
+        x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    return nn.Dense(1)(x)[:, 0]

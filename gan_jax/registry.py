@@ -1,0 +1,57 @@
+"""A tiny explicit name -> object registry that raises on unknown names.
+
+Every choice the config makes by name (objective, penalty, model, dataset,
+optimizer, ...) is looked up in a `Registry`, so a typo fails at start-up with
+the list of valid names instead of silently falling back to a default.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Generic, Iterator, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+  """Maps names to objects; `get` raises `ValueError` naming the valid choices.
+
+  Args:
+    kind: what the registry holds, used in error messages ("objective").
+  """
+
+  def __init__(self, kind: str):
+    self.kind = kind
+    self._items: dict[str, T] = {}
+
+  def register(self, name: str, item: T | None = None):
+    """Registers `item` under `name`; usable as a decorator when `item` is None."""
+    def _add(obj: T) -> T:
+      if name in self._items:
+        raise ValueError(f"{self.kind} {name!r} is already registered")
+      self._items[name] = obj
+      return obj
+    if item is None:
+      return _add
+    return _add(item)
+
+  def get(self, name: str) -> T:
+    """Returns the object registered under `name`.
+
+    Raises:
+      ValueError: if `name` is unknown; the message lists the valid names.
+    """
+    try:
+      return self._items[name]
+    except KeyError:
+      raise ValueError(
+          f"Unknown {self.kind} {name!r}; valid choices: {', '.join(self.names())}"
+      ) from None
+
+  def names(self) -> list[str]:
+    return sorted(self._items)
+
+  def __contains__(self, name: str) -> bool:
+    return name in self._items
+
+  def __iter__(self) -> Iterator[str]:
+    return iter(self.names())

@@ -1,0 +1,101 @@
+"""GANState: the whole training state as one pytree.
+
+Leaves: step, generator / discriminator parameters, their batch-norm
+statistics, both optimizer states and the base RNG key. Static fields (flax
+modules and optax transforms) are not leaves, so the state can be jitted,
+donated and checkpointed as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from gan_jax import models as models_lib
+from gan_jax import optimizers
+
+PyTree = Any
+
+
+class GANState(flax.struct.PyTreeNode):
+  """Everything a GAN run needs to continue.
+
+  Attributes:
+    step: number of generator updates done, int32 [].
+    rng: base PRNG key, uint32 [2]; per-step keys are `fold_in(rng, step)`.
+    g_params, d_params: network parameters.
+    g_batch_stats, d_batch_stats: batch-norm running statistics ({} if none).
+    g_opt_state, d_opt_state: optax states.
+    generator, discriminator: flax modules (static).
+    g_tx, d_tx: optax transforms (static).
+  """
+  step: jax.Array
+  rng: jax.Array
+  g_params: PyTree
+  d_params: PyTree
+  g_batch_stats: PyTree
+  d_batch_stats: PyTree
+  g_opt_state: optax.OptState
+  d_opt_state: optax.OptState
+  generator: nn.Module = flax.struct.field(pytree_node=False)
+  discriminator: nn.Module = flax.struct.field(pytree_node=False)
+  g_tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
+  d_tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
+
+  def generate(self, z: jax.Array, *, train: bool = False) -> jax.Array:
+    """Samples G(z) [B, ...] with running batch-norm statistics (eval mode)."""
+    out = self.generator.apply(
+        {"params": self.g_params, **_stats(self.g_batch_stats)}, z, train=train,
+        mutable=["batch_stats"] if train else False)
+    return out[0] if train else out
+
+
+def _stats(batch_stats: PyTree) -> dict:
+  return {"batch_stats": batch_stats} if batch_stats else {}
+
+
+def make_d_tx(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  """D's optimizer, with weight clipping to [-c, c] after it when configured."""
+  tx = optimizers.make_optimizer(config.optimizer_d)
+  if config.weight_clip > 0:
+    from gan_jax import transforms  # pylint: disable=g-import-not-at-top
+    tx = optax.chain(tx, transforms.clip_weights_after_update(config.weight_clip))
+  elif config.weight_clip < 0:
+    raise ValueError(f"weight_clip must be >= 0 (0 disables it), got {config.weight_clip}")
+  return tx
+
+
+def create_state(config: ml_collections.ConfigDict, *,
+                 sample_shape: tuple[int, ...]) -> GANState:
+  """Initialises a fresh state from `config.seed`.
+
+  Args:
+    config: the full experiment config.
+    sample_shape: shape of one data sample, e.g. (28, 28, 1).
+  """
+  generator, discriminator = models_lib.build_models(config.model, sample_shape)
+  rng = jax.random.PRNGKey(config.seed)
+  k_g, k_d, k_drop, rng = jax.random.split(rng, 4)
+  z = jnp.zeros((2, config.model.latent_dim), jnp.float32)
+  g_vars = generator.init(k_g, z, train=False)
+  x = jnp.zeros((2, *sample_shape), jnp.float32)
+  d_vars = discriminator.init({"params": k_d, "dropout": k_drop}, x, train=False)
+  g_tx = optimizers.make_optimizer(config.optimizer_g)
+  d_tx = make_d_tx(config)
+  return GANState(
+      step=jnp.zeros((), jnp.int32), rng=rng,
+      g_params=g_vars["params"], d_params=d_vars["params"],
+      g_batch_stats=g_vars.get("batch_stats", {}),
+      d_batch_stats=d_vars.get("batch_stats", {}),
+      g_opt_state=g_tx.init(g_vars["params"]), d_opt_state=d_tx.init(d_vars["params"]),
+      generator=generator, discriminator=discriminator, g_tx=g_tx, d_tx=d_tx)
+
+
+def count_params(params: PyTree) -> int:
+  return sum(int(x.size) for x in jax.tree.leaves(params))

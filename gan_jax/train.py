@@ -1,0 +1,145 @@
+"""train_and_evaluate(config, workdir): the training loop.
+
+It writes into `workdir`:
+  config.json          the config of the run (checked against on resume)
+  checkpoints/<step>/  orbax checkpoints of the whole GANState
+  metrics.jsonl/.csv   scalars every `train.log_every` steps (and tb/ events)
+  samples/step_<n>.png samples of a fixed latent batch every `train.sample_every`
+A run in a workdir that has checkpoints resumes from the latest one and
+continues exactly as an uninterrupted run would (same data order, same keys).
+A non-finite metric stops the run with the step range and the last good
+checkpoint named; no checkpoint is written from a non-finite state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import tqdm
+
+from gan_jax import data as data_lib
+from gan_jax import steps
+from gan_jax import viz
+from gan_jax.checkpoints import Checkpointer
+from gan_jax.state import GANState, count_params, create_state
+from gan_jax.writers import MetricWriter
+
+
+class NonFiniteLossError(FloatingPointError):
+  """Training produced a NaN or infinite metric."""
+
+
+def fixed_latents(config: ml_collections.ConfigDict) -> jax.Array:
+  """The latent batch [num_grid_samples, latent_dim] used for every sample grid."""
+  key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x5A4D)
+  return jax.random.normal(key, (config.train.num_grid_samples, config.model.latent_dim))
+
+
+def _save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
+  path = os.path.join(workdir, "config.json")
+  new = json.loads(config.to_json_best_effort())
+  if os.path.exists(path):
+    with open(path) as f:
+      old = json.load(f)
+    if old != new:
+      changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+      logging.warning("Resuming %s with a changed config (top-level keys %s); "
+                      "config.json now holds the new one.", workdir, changed)
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(new, f, indent=2, sort_keys=True)
+  os.replace(tmp, path)
+
+
+def _check_finite(window: list[dict[str, float]], first_step: int,
+                  checkpointer: Checkpointer) -> None:
+  for offset, metrics in enumerate(window):
+    bad = sorted(k for k, v in metrics.items() if not np.isfinite(v))
+    if bad:
+      step = first_step + offset
+      last = checkpointer.latest_step()
+      raise NonFiniteLossError(
+          f"Non-finite {', '.join(bad)} at step {step} (values {[metrics[k] for k in bad]}). "
+          f"Stopped; last good checkpoint: {checkpointer.path(last)}")
+
+
+def write_samples(state: GANState, latents: jax.Array, workdir: str, step: int) -> str:
+  os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
+  path = os.path.join(workdir, "samples", f"step_{step:07d}.png")
+  samples = np.asarray(jax.jit(lambda s, z: s.generate(z))(state, latents))
+  viz.save_samples(path, samples, title=f"step {step}")
+  return path
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANState:
+  """Trains (resuming if `workdir` has checkpoints) and returns the final state.
+
+  Raises:
+    ValueError: invalid config values or names.
+    NonFiniteLossError: a loss became NaN/inf.
+    CorruptCheckpointError: the latest checkpoint cannot be restored.
+  """
+  tc = config.train
+  for field in ("num_steps", "log_every", "sample_every", "checkpoint_every"):
+    if tc[field] <= 0:
+      raise ValueError(f"train.{field} must be positive, got {tc[field]}")
+  os.makedirs(workdir, exist_ok=True)
+  dataset = data_lib.get_dataset(config.dataset)
+  state = create_state(config, sample_shape=dataset.sample_shape)
+  train_step = jax.jit(steps.make_train_step(config), donate_argnums=0)
+  checkpointer = Checkpointer(workdir, max_to_keep=tc.max_checkpoints)
+  if checkpointer.latest_step() is not None:
+    state = checkpointer.restore(state)
+    logging.info("Resumed from %s", checkpointer.path(checkpointer.latest_step()))
+  start = int(state.step)
+  _save_config(config, workdir)
+  writer = MetricWriter(workdir, resume_step=start)
+  latents = fixed_latents(config)
+  logging.info("G: %d params, D: %d params; data %s %s, %d steps from step %d",
+               count_params(state.g_params), count_params(state.d_params),
+               dataset.name, dataset.sample_shape, tc.num_steps, start)
+
+  batches = dataset.batches(seed=config.seed, num_critic_steps=config.num_critic_steps,
+                            start_step=start)
+  window: list[Any] = []
+  window_start = start + 1
+  progress = tqdm.tqdm(total=tc.num_steps, initial=start, disable=not tc.progress_bar,
+                       desc="train", unit="step", dynamic_ncols=True)
+  timer, timer_step = time.perf_counter(), start
+  try:
+    for step in range(start + 1, tc.num_steps + 1):
+      state, metrics = train_step(state, next(batches))
+      window.append(metrics)
+      progress.update(1)
+      is_last = step == tc.num_steps
+      log_now = step % tc.log_every == 0 or step % tc.checkpoint_every == 0 or is_last
+      if log_now:
+        host = [{k: float(v) for k, v in m.items()} for m in jax.device_get(window)]
+        _check_finite(host, window_start, checkpointer)
+        if step % tc.log_every == 0 or is_last:
+          now = time.perf_counter()
+          means = {k: float(np.mean([m[k] for m in host])) for k in host[0]}
+          means["perf/steps_per_sec"] = (step - timer_step) / max(now - timer, 1e-9)
+          timer, timer_step = now, step
+          writer.write_scalars(step, means)
+          progress.set_postfix({k: f"{means[k]:.3f}" for k in ("d/loss", "g/loss")})
+          logging.info("step %d: %s", step,
+                       ", ".join(f"{k}={v:.4g}" for k, v in sorted(means.items())))
+        window, window_start = [], step + 1
+      if step % tc.sample_every == 0 or is_last:
+        write_samples(state, latents, workdir, step)
+      if step % tc.checkpoint_every == 0 or is_last:
+        checkpointer.save(step, state)
+  finally:
+    progress.close()
+    writer.close()
+    checkpointer.close()
+  return state

@@ -1,0 +1,76 @@
+"""Metric logging: TensorBoard event files, metrics.jsonl and metrics.csv.
+
+Only plain Python scalars reach the writers (the loop fetches device values at
+log time). On resume the files are cut back to the checkpointed step, so rows
+of steps that are recomputed never appear twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from typing import Mapping
+
+from tensorboardX import SummaryWriter
+
+
+class MetricWriter:
+  """Writes scalars to `<workdir>/tb/`, `metrics.jsonl` and `metrics.csv`.
+
+  Args:
+    workdir: run folder.
+    resume_step: drop rows logged after this step (0 for a fresh run).
+  """
+
+  def __init__(self, workdir: str, *, resume_step: int = 0):
+    self.jsonl_path = os.path.join(workdir, "metrics.jsonl")
+    self.csv_path = os.path.join(workdir, "metrics.csv")
+    self._rows = self._read_rows(resume_step)
+    self._rewrite()
+    self._tb = SummaryWriter(os.path.join(workdir, "tb"), purge_step=resume_step + 1)
+
+  def _read_rows(self, resume_step: int) -> list[dict]:
+    if not os.path.exists(self.jsonl_path):
+      return []
+    rows = []
+    with open(self.jsonl_path) as f:
+      for line in f:
+        line = line.strip()
+        if not line:
+          continue
+        try:
+          row = json.loads(line)
+        except json.JSONDecodeError:
+          continue  # A line cut by a crash mid-write.
+        if row["step"] <= resume_step:
+          rows.append(row)
+    return rows
+
+  def _rewrite(self) -> None:
+    with open(self.jsonl_path, "w") as f:
+      for row in self._rows:
+        f.write(json.dumps(row) + "\n")
+    self._write_csv()
+
+  def _write_csv(self) -> None:
+    keys = sorted({k for row in self._rows for k in row} - {"step"})
+    tmp = self.csv_path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+      writer = csv.DictWriter(f, fieldnames=["step", *keys])
+      writer.writeheader()
+      writer.writerows(self._rows)
+    os.replace(tmp, self.csv_path)
+
+  def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
+    row = {"step": int(step), **{k: float(v) for k, v in scalars.items()}}
+    self._rows.append(row)
+    with open(self.jsonl_path, "a") as f:
+      f.write(json.dumps(row) + "\n")
+    self._write_csv()
+    for key, value in scalars.items():
+      self._tb.add_scalar(key, float(value), global_step=int(step))
+    self._tb.flush()
+
+  def close(self) -> None:
+    self._tb.close()

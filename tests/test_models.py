@@ -1,0 +1,62 @@
+"""Model shapes and the parameter counts of the seed-000 DCGAN-28."""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import pytest
+
+from experiments import base
+from gan_jax import models
+from gan_jax.state import count_params, create_state
+
+
+def test_dcgan28_parameter_counts_match_the_seed():
+  config = base.get_config()
+  state = create_state(config, sample_shape=(28, 28, 1))
+  assert count_params(state.g_params) == 2_305_472
+  assert count_params(state.d_params) == 212_865
+  # Keras counts BN moving mean/var too: 2,330,944 in all.
+  assert count_params(state.g_params) + count_params(state.g_batch_stats) == 2_330_944
+  assert not state.d_batch_stats
+
+
+@pytest.mark.parametrize("name,shape", [("dcgan28", (28, 28, 1)), ("mlp", (28, 28, 1)),
+                                        ("mlp", (2,))])
+def test_generator_and_discriminator_shapes(name, shape):
+  config = base.get_config().model
+  config.name = name
+  if shape == (2,):
+    config.g_hidden, config.d_hidden, config.output_activation = (16,), (16,), "none"
+  g, d = models.build_models(config, shape)
+  z = jnp.ones((3, config.latent_dim))
+  g_vars = g.init(jax.random.PRNGKey(0), z, train=False)
+  x = g.apply(g_vars, z, train=False)
+  assert x.shape == (3, *shape)
+  if name == "dcgan28" or shape != (2,):
+    assert float(jnp.abs(x).max()) <= 1.0  # tanh output range
+  d_vars = d.init(jax.random.PRNGKey(1), x, train=False)
+  assert d.apply(d_vars, x, train=False).shape == (3,)
+
+
+def test_unknown_model_name_lists_valid_choices():
+  config = base.get_config().model
+  config.name = "dcgan_typo"
+  with pytest.raises(ValueError, match="dcgan28.*mlp"):
+    models.build_models(config, (28, 28, 1))
+
+
+def test_dcgan28_refuses_other_image_sizes():
+  with pytest.raises(ValueError, match="28x28x1"):
+    models.build_models(base.get_config().model, (32, 32, 3))
+
+
+def test_dropout_is_active_only_in_train_mode():
+  g, d = models.build_models(base.get_config().model, (28, 28, 1))
+  x = jax.random.normal(jax.random.PRNGKey(0), (4, 28, 28, 1))
+  variables = d.init(jax.random.PRNGKey(1), x, train=False)
+  eval_a = d.apply(variables, x, train=False)
+  eval_b = d.apply(variables, x, train=False)
+  train_a = d.apply(variables, x, train=True, rngs={"dropout": jax.random.PRNGKey(2)})
+  train_b = d.apply(variables, x, train=True, rngs={"dropout": jax.random.PRNGKey(3)})
+  assert jnp.array_equal(eval_a, eval_b)
+  assert not jnp.allclose(train_a, train_b)
