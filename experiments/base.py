@@ -46,6 +46,7 @@ def get_config() -> ml_collections.ConfigDict:
       g_hidden=(256, 512, 1024),   # mlp
       d_hidden=(1024, 512, 256),   # mlp
       output_activation="tanh",    # mlp: tanh (images) | none (2-D toys)
+      d_batch_norm=False,          # mlp: batch norm in D (no gradient penalties then)
   ))
 
   config.objective = "non_saturating"  # see gan_jax.losses.OBJECTIVES

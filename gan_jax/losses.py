@@ -6,15 +6,14 @@ Conventions: D maximises V, so `d_loss` is what the discriminator minimises and
 (the step takes the mean). `d_loss` pairs real example i with fake example i,
 so both batches must have the same size B.
 
-| name             | d_loss(real r, fake f)        | g_loss(fake f)          | threshold |
-|------------------|-------------------------------|-------------------------|-----------|
-| minimax          | softplus(-r) + softplus(f)    | -softplus(f)            | 0         |
-| non_saturating   | softplus(-r) + softplus(f)    | softplus(-f)            | 0         |
-| max_likelihood   | softplus(-r) + softplus(f)    | -exp(f)                 | 0         |
-| wasserstein      | f - r                         | -f                      | 0         |
-| least_squares    | (r - 1)^2 / 2 + f^2 / 2       | (f - 1)^2 / 2           | 1/2       |
-| hinge            | relu(1 - r) + relu(1 + f)     | -f                      | 0         |
-| fgan_<div>       | -g(r) + f*(g(f))              | -f*(g(f))               | f'(1)     |
+  name            d_loss(real r, fake f)      g_loss(fake f)   threshold
+  minimax         softplus(-r) + softplus(f)  -softplus(f)     0
+  non_saturating  softplus(-r) + softplus(f)  softplus(-f)     0
+  max_likelihood  softplus(-r) + softplus(f)  -exp(f)          0
+  wasserstein     f - r                       -f               0
+  least_squares   (r - 1)^2 / 2 + f^2 / 2     (f - 1)^2 / 2    1/2
+  hinge           relu(1 - r) + relu(1 + f)   -f               0
+  fgan_<div>      -g_f(r) + f*(g_f(f))        -f*(g_f(f))      f'(1)
 
 With D = sigmoid(logits): softplus(-r) = -log D(x), softplus(f) =
 -log(1 - D(G(z))), so minimax G minimises log(1 - D(G(z))) (saturating),
@@ -194,7 +193,7 @@ for _objective in (
 del _objective
 
 
-# --- f-GAN ----------------------------------------------------------------------
+# --- f-GAN -------------------------------------------------------------------
 
 
 def make_fgan_objective(divergence: divergences.Divergence) -> Objective:

@@ -1,10 +1,14 @@
 """Per-network optax optimizers built from a config block.
 
-`make_optimizer(opt_config)` chains, in order: gradient-norm clipping (if
-`grad_clip_norm > 0`), the optimizer named by `name` (adam, rmsprop, sgd) with
-`learning_rate`, and decoupled weight decay (if `weight_decay > 0`). Extra
-post-update transforms (weight clipping for WGAN critics) are appended by the
-caller with `optax.chain`.
+`make_optimizer(opt_config, weight_clip=c)` chains, in order:
+  1. `optax.clip_by_global_norm(grad_clip_norm)` on the raw gradients (if > 0);
+  2. `optax.add_decayed_weights(weight_decay)`: coupled L2 decay added to the
+     gradient, like PyTorch's `Adam(weight_decay=...)` used by the seed-004
+     report (if > 0);
+  3. the optimizer named by `name` (adam, rmsprop, sgd);
+  4. the learning rate, constant or the seed-004 warm-up schedule;
+  5. `transforms.clip_weights_after_update(weight_clip)` (if > 0): WGAN's
+     weight clipping, so the params land in [-c, c] after every update.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Callable
 import ml_collections
 import optax
 
+from gan_jax import transforms
 from gan_jax.registry import Registry
 
 OPTIMIZERS: Registry[Callable[[ml_collections.ConfigDict], optax.GradientTransformation]] = (
@@ -27,7 +32,8 @@ def _adam(c: ml_collections.ConfigDict) -> optax.GradientTransformation:
 
 @OPTIMIZERS.register("rmsprop")
 def _rmsprop(c: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  # decay is PyTorch's alpha (0.99 in the WGAN code), Keras' rho (0.9).
+  # decay is PyTorch's alpha (0.99 in the WGAN code), Keras' rho (0.9);
+  # eps outside the square root as in PyTorch.
   return optax.scale_by_rms(decay=c.decay, eps=c.eps, eps_in_sqrt=False)
 
 
@@ -40,31 +46,42 @@ def learning_rate_schedule(c: ml_collections.ConfigDict) -> optax.Schedule | flo
   """Constant rate, or the seed-004 warm-up: lr/100, then lr/10, then lr.
 
   With `warmup_steps = n > 0` the rate is lr/100 for updates [0, n), lr/10 for
-  [n, 2n) and lr from 2n on.
+  [n, 2n) and lr from 2n on (counted in this network's updates).
   """
   if c.warmup_steps < 0:
     raise ValueError(f"warmup_steps must be >= 0, got {c.warmup_steps}")
   if not c.warmup_steps:
     return c.learning_rate
   n = c.warmup_steps
-  return optax.piecewise_constant_schedule(
-      c.learning_rate / 100, {n: 10.0, 2 * n: 10.0})
+  return optax.piecewise_constant_schedule(c.learning_rate / 100, {n: 10.0, 2 * n: 10.0})
 
 
-def make_optimizer(c: ml_collections.ConfigDict) -> optax.GradientTransformation:
+def make_optimizer(c: ml_collections.ConfigDict, *,
+                   weight_clip: float = 0.0) -> optax.GradientTransformation:
   """Builds one network's optimizer from its config block.
+
+  Args:
+    c: an optimizer block (see `experiments/base.py:optimizer_config`).
+    weight_clip: c > 0 clips every weight to [-c, c] after each update.
 
   Raises:
     ValueError: unknown optimizer name (listing valid names) or impossible values.
   """
-  if c.learning_rate <= 0:
-    raise ValueError(f"learning_rate must be positive, got {c.learning_rate}")
+  for field in ("learning_rate",):
+    if c[field] <= 0:
+      raise ValueError(f"{field} must be positive, got {c[field]}")
+  for field in ("grad_clip_norm", "weight_decay"):
+    if c[field] < 0:
+      raise ValueError(f"{field} must be >= 0 (0 disables it), got {c[field]}")
+  if weight_clip < 0:
+    raise ValueError(f"weight_clip must be >= 0 (0 disables it), got {weight_clip}")
   parts = []
   if c.grad_clip_norm > 0:
     parts.append(optax.clip_by_global_norm(c.grad_clip_norm))
-  parts.append(OPTIMIZERS.get(c.name)(c))
   if c.weight_decay > 0:
-    # Decoupled (AdamW-style) decay, scaled by the learning rate below.
     parts.append(optax.add_decayed_weights(c.weight_decay))
+  parts.append(OPTIMIZERS.get(c.name)(c))
   parts.append(optax.scale_by_learning_rate(learning_rate_schedule(c)))
+  if weight_clip > 0:
+    parts.append(transforms.clip_weights_after_update(weight_clip))
   return optax.chain(*parts)

@@ -60,17 +60,6 @@ def _stats(batch_stats: PyTree) -> dict:
   return {"batch_stats": batch_stats} if batch_stats else {}
 
 
-def make_d_tx(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  """D's optimizer, with weight clipping to [-c, c] after it when configured."""
-  tx = optimizers.make_optimizer(config.optimizer_d)
-  if config.weight_clip > 0:
-    from gan_jax import transforms  # pylint: disable=g-import-not-at-top
-    tx = optax.chain(tx, transforms.clip_weights_after_update(config.weight_clip))
-  elif config.weight_clip < 0:
-    raise ValueError(f"weight_clip must be >= 0 (0 disables it), got {config.weight_clip}")
-  return tx
-
-
 def create_state(config: ml_collections.ConfigDict, *,
                  sample_shape: tuple[int, ...]) -> GANState:
   """Initialises a fresh state from `config.seed`.
@@ -87,7 +76,7 @@ def create_state(config: ml_collections.ConfigDict, *,
   x = jnp.zeros((2, *sample_shape), jnp.float32)
   d_vars = discriminator.init({"params": k_d, "dropout": k_drop}, x, train=False)
   g_tx = optimizers.make_optimizer(config.optimizer_g)
-  d_tx = make_d_tx(config)
+  d_tx = optimizers.make_optimizer(config.optimizer_d, weight_clip=config.weight_clip)
   return GANState(
       step=jnp.zeros((), jnp.int32), rng=rng,
       g_params=g_vars["params"], d_params=d_vars["params"],

@@ -26,6 +26,7 @@ import ml_collections
 import optax
 
 from gan_jax import losses
+from gan_jax import penalties
 from gan_jax.state import GANState
 
 Metrics = dict[str, jax.Array]
@@ -49,13 +50,6 @@ def _apply(module, params, batch_stats, x, *, train: bool, rng=None):
   return module.apply(variables, x, train=train, rngs=rngs), batch_stats
 
 
-def _get_penalty(config: ml_collections.ConfigDict):
-  if config.penalty.name == "none":
-    return None
-  from gan_jax import penalties  # pylint: disable=g-import-not-at-top
-  return penalties.get_penalty(config.penalty.name)
-
-
 def make_train_step(config: ml_collections.ConfigDict) -> Callable[[GANState, jax.Array],
                                                                      tuple[GANState, Metrics]]:
   """Builds the train step for `config` (objective, penalty, k, latent size).
@@ -66,7 +60,9 @@ def make_train_step(config: ml_collections.ConfigDict) -> Callable[[GANState, ja
       the step first sees the state).
   """
   objective = losses.get_objective(config.objective)
-  penalty_fn = _get_penalty(config)
+  penalty_fn = penalties.get_penalty(config.penalty.name)
+  if config.penalty.name == "none":
+    penalty_fn = None  # Skip the zero computation entirely.
   coefficient = penalty_coefficient(config.penalty.name, config.penalty.weight)
   num_critic_steps = config.num_critic_steps
   if num_critic_steps < 1:
@@ -103,11 +99,11 @@ def make_train_step(config: ml_collections.ConfigDict) -> Callable[[GANState, ja
     updates, d_opt_state = state.d_tx.update(grads, state.d_opt_state, state.d_params)
     state = state.replace(d_params=optax.apply_updates(state.d_params, updates),
                           d_opt_state=d_opt_state, d_batch_stats=stats)
-    accuracy = 0.5 * (jnp.mean(real_logits > objective.threshold)
-                      + jnp.mean(fake_logits <= objective.threshold))
+    accuracy = 0.5 * (jnp.mean(objective.is_real(real_logits))
+                      + jnp.mean(~objective.is_real(fake_logits)))
     return state, {"d/loss": obj, "d/penalty": pen, "d/real_logits": real_logits.mean(),
                    "d/fake_logits": fake_logits.mean(), "d/accuracy": accuracy,
-                   "d/grad_norm": optax.global_norm(grads)}
+                   "d/grad_norm": optax.tree.norm(grads)}
 
   def g_update(state: GANState, batch_size: int, key: jax.Array) -> tuple[GANState, Metrics]:
     k_z, k_drop = jax.random.split(key)
@@ -124,17 +120,15 @@ def make_train_step(config: ml_collections.ConfigDict) -> Callable[[GANState, ja
     updates, g_opt_state = state.g_tx.update(grads, state.g_opt_state, state.g_params)
     state = state.replace(g_params=optax.apply_updates(state.g_params, updates),
                           g_opt_state=g_opt_state, g_batch_stats=g_stats)
-    return state, {"g/loss": loss, "g/grad_norm": optax.global_norm(grads)}
+    return state, {"g/loss": loss, "g/grad_norm": optax.tree.norm(grads)}
 
   def train_step(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
     """One generator step. batch: float32 [k, B, *sample_shape]."""
     if batch.shape[0] != num_critic_steps:
       raise ValueError(f"batch has {batch.shape[0]} critic batches, config says "
                        f"num_critic_steps={num_critic_steps}")
-    if penalty_fn is not None and state.d_batch_stats:
-      raise ValueError(
-          f"penalty {config.penalty.name!r} needs a discriminator that treats examples "
-          "independently, but this discriminator has batch norm; use a model without BN in D")
+    penalties.check_penalty_compatible(
+        {"params": state.d_params, "batch_stats": state.d_batch_stats}, config.penalty.name)
     key = jax.random.fold_in(state.rng, state.step)
     d_metrics = []
     # A Python loop (unrolled at trace time): k is small, and lax.scan over the

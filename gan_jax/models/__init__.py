@@ -33,7 +33,8 @@ def _dcgan28(config: ml_collections.ConfigDict, sample_shape: tuple[int, ...]) -
 def _mlp(config: ml_collections.ConfigDict, sample_shape: tuple[int, ...]) -> ModelPair:
   return (MLPGenerator(output_shape=tuple(sample_shape), hidden=tuple(config.g_hidden),
                        output_activation=config.output_activation),
-          MLPDiscriminator(hidden=tuple(config.d_hidden), dropout_rate=config.dropout_rate))
+          MLPDiscriminator(hidden=tuple(config.d_hidden), dropout_rate=config.dropout_rate,
+                           batch_norm=config.d_batch_norm))
 
 
 def build_models(config: ml_collections.ConfigDict,

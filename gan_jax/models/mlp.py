@@ -48,15 +48,21 @@ class MLPDiscriminator(nn.Module):
   Attributes:
     hidden: widths of the hidden layers.
     dropout_rate: dropout after each hidden layer (0 disables it).
+    batch_norm: batch norm after each hidden Dense (mixes the examples of a
+      batch, so gradient penalties refuse such a D).
   """
   hidden: Sequence[int] = (1024, 512, 256)
   dropout_rate: float = 0.0
+  batch_norm: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
     x = x.reshape((x.shape[0], -1))
     for width in self.hidden:
-      x = nn.leaky_relu(nn.Dense(width)(x), negative_slope=0.2)
+      x = nn.Dense(width)(x)
+      if self.batch_norm:
+        x = nn.BatchNorm(use_running_average=not train)(x)
+      x = nn.leaky_relu(x, negative_slope=0.2)
       if self.dropout_rate > 0:
         x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     return nn.Dense(1)(x)[:, 0]

@@ -1,0 +1,136 @@
+"""The train step with every objective, penalties, weight clipping, k critic steps."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments import toy_ring
+from gan_jax import data, losses, steps
+from gan_jax.state import create_state
+
+
+def _ring_config(objective="non_saturating", **overrides):
+  config = toy_ring.get_config(objective)
+  config.dataset.batch_size = 64
+  config.model.g_hidden = config.model.d_hidden = (32, 32)
+  for key, value in overrides.items():
+    node = config
+    *path, last = key.split(".")
+    for part in path:
+      node = node[part]
+    node[last] = value
+  return config
+
+
+def _train(config, num_steps):
+  dataset = data.get_dataset(config.dataset)
+  state = create_state(config, sample_shape=(2,))
+  step = jax.jit(steps.make_train_step(config))
+  history = []
+  for i in range(num_steps):
+    state, metrics = step(state, dataset.batch_at(i, seed=0, num_critic_steps=config.num_critic_steps))
+    history.append(metrics)
+  return state, jax.device_get(history)
+
+
+@pytest.mark.parametrize("objective", losses.OBJECTIVES.names())
+def test_each_objective_trains_the_ring_with_finite_losses(objective):
+  config = _ring_config(objective)
+  if objective in ("wasserstein",):
+    config.weight_clip = 0.1
+  state, history = _train(config, 300)
+  assert int(state.step) == 300
+  for key in ("d/loss", "g/loss"):
+    values = np.array([m[key] for m in history])
+    assert np.isfinite(values).all(), (objective, key)
+  # Training moved the generator: its samples are not the initial ones.
+  z = jax.random.normal(jax.random.PRNGKey(1), (256, config.model.latent_dim))
+  init = create_state(config, sample_shape=(2,))
+  assert not np.allclose(state.generate(z), init.generate(z))
+
+
+def test_non_saturating_generator_reduces_its_loss_against_a_frozen_d():
+  config = _ring_config(**{"optimizer_d.learning_rate": 1e-12, "optimizer_g.learning_rate": 1e-3})
+  _, history = _train(config, 200)
+  g = np.array([m["g/loss"] for m in history])
+  assert g[-20:].mean() < g[:20].mean() - 0.05
+
+
+def test_weight_clipping_keeps_every_critic_weight_in_the_box():
+  config = _ring_config("wasserstein", weight_clip=0.01, num_critic_steps=5,
+                        **{"optimizer_d.name": "rmsprop", "optimizer_d.learning_rate": 5e-2})
+  state, _ = _train(config, 3)
+  leaves = jax.tree.leaves(state.d_params)
+  assert max(float(jnp.abs(x).max()) for x in leaves) <= 0.01
+  # The box binds: at that learning rate some weights sit exactly on it.
+  assert any(bool(jnp.any(jnp.abs(x) == 0.01)) for x in leaves)
+
+
+@pytest.mark.parametrize("penalty", ["wgan_gp", "r1"])
+def test_penalty_with_batch_norm_discriminator_is_refused(penalty):
+  config = _ring_config("wasserstein", **{"penalty.name": penalty, "penalty.weight": 10.0,
+                                          "model.d_batch_norm": True})
+  with pytest.raises(ValueError, match="batch norm"):
+    _train(config, 1)
+
+
+def test_batch_norm_discriminator_trains_without_penalty():
+  config = _ring_config(**{"model.d_batch_norm": True})
+  state, history = _train(config, 3)
+  assert state.d_batch_stats and np.isfinite(history[-1]["d/loss"])
+
+
+@pytest.mark.parametrize("penalty", ["wgan_gp", "r1", "r2", "dragan", "zero_centered"])
+def test_penalties_enter_the_critic_loss(penalty):
+  config = _ring_config("wasserstein", **{"penalty.name": penalty, "penalty.weight": 10.0,
+                                          "num_critic_steps": 2})
+  _, history = _train(config, 2)
+  assert history[0]["d/penalty"] > 0 and np.isfinite(history[-1]["d/penalty"])
+
+
+def test_r1_weight_convention_is_gamma_over_two():
+  assert steps.penalty_coefficient("r1", 10.0) == 5.0
+  assert steps.penalty_coefficient("r2", 10.0) == 5.0
+  assert steps.penalty_coefficient("wgan_gp", 10.0) == 10.0
+
+
+def test_r1_step_equals_manual_gradient():
+  """One D update with R1 equals SGD on mean softplus terms + gamma/2 * mean ||grad||^2."""
+  config = _ring_config(**{"penalty.name": "r1", "penalty.weight": 4.0,
+                           "optimizer_d.name": "sgd", "optimizer_d.learning_rate": 0.1})
+  state = create_state(config, sample_shape=(2,))
+  batch = data.get_dataset(config.dataset).batch_at(0, seed=0, num_critic_steps=1)
+  new_state, _ = jax.jit(steps.make_train_step(config))(state, batch)
+  key = jax.random.fold_in(jax.random.fold_in(state.rng, 0), 0)
+  k_z = jax.random.split(key, 4)[0]
+  z = jax.random.normal(k_z, (64, config.model.latent_dim))
+  fake = state.generate(z)
+  d = state.discriminator
+
+  def loss(p):
+    d_fn = lambda x: d.apply({"params": p}, x, train=True)
+    obj = jnp.mean(jax.nn.softplus(-d_fn(batch[0])) + jax.nn.softplus(d_fn(fake)))
+    grads = jax.vmap(jax.grad(lambda x: d_fn(x[None])[0]))(batch[0])
+    return obj + 2.0 * jnp.mean(jnp.sum(grads ** 2, axis=-1))
+
+  expected = jax.tree.map(lambda p, g: p - 0.1 * g, state.d_params, jax.grad(loss)(state.d_params))
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
+               new_state.d_params, expected)
+
+
+def test_k_critic_steps_consume_k_batches_and_check_the_shape():
+  config = _ring_config("wasserstein", num_critic_steps=3, weight_clip=0.01)
+  state = create_state(config, sample_shape=(2,))
+  step = steps.make_train_step(config)
+  with pytest.raises(ValueError, match="num_critic_steps=3"):
+    step(state, jnp.zeros((2, 64, 2)))
+  with pytest.raises(ValueError, match="num_critic_steps must be >= 1"):
+    steps.make_train_step(_ring_config(num_critic_steps=0))
+
+
+def test_unknown_objective_and_penalty_list_choices():
+  with pytest.raises(ValueError, match="valid choices:.*non_saturating"):
+    steps.make_train_step(_ring_config("nonsaturating"))
+  with pytest.raises(ValueError, match="valid choices:.*wgan_gp"):
+    steps.make_train_step(_ring_config(**{"penalty.name": "gp"}))
