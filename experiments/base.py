@@ -59,6 +59,13 @@ def get_config() -> ml_collections.ConfigDict:
   ))
   config.weight_clip = 0.0    # > 0: clip D's weights to [-c, c] after each update
 
+  config.eval = ml_collections.ConfigDict(dict(
+      every_steps=0,          # > 0: score samples every n steps (and at the end)
+      num_samples=2000,       # generated (and real) samples per evaluation
+      batch_size=500,         # generation batch
+      classifier_cache_dir="",  # "" = $GAN_JAX_CACHE or ~/.cache/gan_jax/classifiers
+  ))
+
   config.train = ml_collections.ConfigDict(dict(
       num_steps=1000,         # generator steps
       log_every=50,

@@ -1,7 +1,7 @@
 """Small MLP GAN on the ring of 8 Gaussians (2-D).
 
 `--config=experiments/toy_ring.py:<objective>` picks the objective (default
-non_saturating); the toy default is Adam(1e-4, b1 0.5, b2 0.999) for both players,
+non_saturating); the toy default is Adam(1e-3, b1 0.5, b2 0.999) for both players,
 batch 256, 2,000 generator steps.
 """
 
@@ -22,7 +22,7 @@ def get_config(arg: str | None = None):
   config.model.output_activation = "none"
   config.objective = arg or "non_saturating"
   for opt in (config.optimizer_g, config.optimizer_d):
-    opt.learning_rate = 1e-4
+    opt.learning_rate = 1e-3
   config.train.num_steps = 2000
   config.train.log_every = 100
   config.train.sample_every = 500

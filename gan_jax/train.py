@@ -5,6 +5,9 @@ It writes into `workdir`:
   checkpoints/<step>/  orbax checkpoints of the whole GANState
   metrics.jsonl/.csv   scalars every `train.log_every` steps (and tb/ events)
   samples/step_<n>.png samples of a fixed latent batch every `train.sample_every`
+  samples.gif, curves.png  the grids over training and the logged curves
+Every `eval.every_steps` (if > 0) and at the end, samples are scored
+(`evaluation.Evaluator`) and logged with the losses.
 A run in a workdir that has checkpoints resumes from the latest one and
 continues exactly as an uninterrupted run would (same data order, same keys).
 A non-finite metric stops the run with the step range and the last good
@@ -26,6 +29,7 @@ import numpy as np
 import tqdm
 
 from gan_jax import data as data_lib
+from gan_jax import evaluation
 from gan_jax import steps
 from gan_jax import viz
 from gan_jax.checkpoints import Checkpointer
@@ -71,12 +75,24 @@ def _check_finite(window: list[dict[str, float]], first_step: int,
           f"Stopped; last good checkpoint: {checkpointer.path(last)}")
 
 
-def write_samples(state: GANState, latents: jax.Array, workdir: str, step: int) -> str:
+def write_samples(state: GANState, latents: jax.Array, workdir: str, step: int, *,
+                  real: np.ndarray | None = None) -> str:
+  """Writes samples/step_<step>.png: G(latents), over `real` points for 2-D data."""
   os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
   path = os.path.join(workdir, "samples", f"step_{step:07d}.png")
   samples = np.asarray(jax.jit(lambda s, z: s.generate(z))(state, latents))
-  viz.save_samples(path, samples, title=f"step {step}")
+  viz.save_samples(path, samples, title=f"step {step}", real=real)
   return path
+
+
+def write_figures(workdir: str, rows: list[dict], *, title: str) -> None:
+  """curves.png from the logged rows and samples.gif from the sample grids."""
+  viz.plot_curves(os.path.join(workdir, "curves.png"), rows, title=title)
+  sample_dir = os.path.join(workdir, "samples")
+  frames = sorted(os.path.join(sample_dir, f) for f in os.listdir(sample_dir)
+                  if f.startswith("step_") and f.endswith(".png"))
+  if frames:
+    viz.samples_gif(os.path.join(workdir, "samples.gif"), frames)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANState:
@@ -91,6 +107,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   for field in ("num_steps", "log_every", "sample_every", "checkpoint_every"):
     if tc[field] <= 0:
       raise ValueError(f"train.{field} must be positive, got {tc[field]}")
+  if config.eval.every_steps < 0:
+    raise ValueError(f"eval.every_steps must be >= 0 (0 disables), got {config.eval.every_steps}")
   os.makedirs(workdir, exist_ok=True)
   dataset = data_lib.get_dataset(config.dataset)
   state = create_state(config, sample_shape=dataset.sample_shape)
@@ -103,6 +121,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   _save_config(config, workdir)
   writer = MetricWriter(workdir, resume_step=start)
   latents = fixed_latents(config)
+  real_points = (dataset.real_samples(split="train", num=len(latents), seed=config.seed)
+                 if dataset.is_toy else None)
+  evaluator = evaluation.Evaluator(config, dataset) if config.eval.every_steps else None
   logging.info("G: %d params, D: %d params; data %s %s, %d steps from step %d",
                count_params(state.g_params), count_params(state.d_params),
                dataset.name, dataset.sample_shape, tc.num_steps, start)
@@ -135,11 +156,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
                        ", ".join(f"{k}={v:.4g}" for k, v in sorted(means.items())))
         window, window_start = [], step + 1
       if step % tc.sample_every == 0 or is_last:
-        write_samples(state, latents, workdir, step)
+        write_samples(state, latents, workdir, step, real=real_points)
+      if evaluator is not None and (step % config.eval.every_steps == 0 or is_last):
+        scores = evaluator(state)
+        writer.write_scalars(step, scores, metadata=evaluator.info)
+        logging.info("step %d eval: %s", step,
+                     ", ".join(f"{k}={v:.4g}" for k, v in sorted(scores.items())))
       if step % tc.checkpoint_every == 0 or is_last:
         checkpointer.save(step, state)
   finally:
     progress.close()
     writer.close()
     checkpointer.close()
+  write_figures(workdir, writer.rows, title=f"{config.objective} / {dataset.name}")
   return state

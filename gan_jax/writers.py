@@ -57,13 +57,16 @@ class MetricWriter:
     keys = sorted({k for row in self._rows for k in row} - {"step"})
     tmp = self.csv_path + ".tmp"
     with open(tmp, "w", newline="") as f:
-      writer = csv.DictWriter(f, fieldnames=["step", *keys])
+      writer = csv.DictWriter(f, fieldnames=["step", *keys], restval="")
       writer.writeheader()
       writer.writerows(self._rows)
     os.replace(tmp, self.csv_path)
 
-  def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
-    row = {"step": int(step), **{k: float(v) for k, v in scalars.items()}}
+  def write_scalars(self, step: int, scalars: Mapping[str, float], *,
+                    metadata: Mapping[str, str | int | float] | None = None) -> None:
+    """Logs `scalars` everywhere; `metadata` (e.g. the feature extractor's id
+    and sample counts) goes into the JSONL/CSV row only."""
+    row = {"step": int(step), **{k: float(v) for k, v in scalars.items()}, **(metadata or {})}
     self._rows.append(row)
     with open(self.jsonl_path, "a") as f:
       f.write(json.dumps(row) + "\n")
@@ -71,6 +74,10 @@ class MetricWriter:
     for key, value in scalars.items():
       self._tb.add_scalar(key, float(value), global_step=int(step))
     self._tb.flush()
+
+  @property
+  def rows(self) -> list[dict]:
+    return list(self._rows)
 
   def close(self) -> None:
     self._tb.close()
