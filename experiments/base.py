@@ -59,6 +59,11 @@ def get_config() -> ml_collections.ConfigDict:
   ))
   config.weight_clip = 0.0    # > 0: clip D's weights to [-c, c] after each update
 
+  config.warm_start = ml_collections.ConfigDict(dict(
+      workdir="",             # another run's workdir: start from its G and D weights
+      step=0,                 # its checkpoint step (0 = latest)
+  ))
+
   config.eval = ml_collections.ConfigDict(dict(
       every_steps=0,          # > 0: score samples every n steps (and at the end)
       num_samples=2000,       # generated (and real) samples per evaluation
@@ -88,4 +93,7 @@ def runlocal(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   config.train.checkpoint_every = 2
   config.train.num_grid_samples = 16
   config.train.progress_bar = False
+  config.eval.num_samples = 200
+  if config.eval.every_steps:
+    config.eval.every_steps = 2
   return config

@@ -7,10 +7,12 @@ checkpoint that cannot be read raises `CorruptCheckpointError` naming it.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 import jax
+import ml_collections
 import orbax.checkpoint as ocp
 
 
@@ -68,3 +70,12 @@ class Checkpointer:
 
   def close(self) -> None:
     self._manager.close()
+
+
+def load_run_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config.json a run wrote into its workdir, as a ConfigDict."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path} not found: is {workdir} a gan_jax run folder?")
+  with open(path) as f:
+    return ml_collections.ConfigDict(json.load(f))

@@ -80,7 +80,7 @@ class Evaluator:
         dataset.name, cache_dir=ec.classifier_cache_dir or None,
         data_dir=config.dataset.data_dir, source=config.dataset.source)
     num_test = len(dataset.load_split("test")[0])
-    num_real = min(ec.num_samples, num_test)
+    num_real = min(ec.num_samples, num_test, len(dataset.train_images))
     train = dataset.real_samples(split="train", num=num_real, seed=config.seed)
     test = dataset.real_samples(split="test", num=num_real, seed=config.seed)
     self.real_features = self.classifier.features(train)
@@ -126,21 +126,13 @@ def toy_metrics(samples: np.ndarray, *, name: str) -> dict[str, float]:
           "high_quality": float(np.mean(dist <= 3 * toy2d.mode_std(name)))}
 
 
-def load_config(workdir: str) -> ml_collections.ConfigDict:
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
-    raise FileNotFoundError(f"{path} not found: is {workdir} a gan_jax run folder?")
-  with open(path) as f:
-    return ml_collections.ConfigDict(json.load(f))
-
-
 def evaluate_checkpoint(workdir: str, *, step: int | None = None,
                         num_samples: int | None = None) -> dict[str, Any]:
   """Restores a checkpoint of `workdir` and returns its metrics and metadata."""
   from gan_jax import data as data_lib  # pylint: disable=g-import-not-at-top
-  from gan_jax.checkpoints import Checkpointer  # pylint: disable=g-import-not-at-top
+  from gan_jax.checkpoints import Checkpointer, load_run_config  # pylint: disable=g-import-not-at-top
   from gan_jax.state import create_state  # pylint: disable=g-import-not-at-top
-  config = load_config(workdir)
+  config = load_run_config(workdir)
   if num_samples:
     config.eval.num_samples = num_samples
   dataset = data_lib.get_dataset(config.dataset)

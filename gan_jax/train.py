@@ -32,7 +32,7 @@ from gan_jax import data as data_lib
 from gan_jax import evaluation
 from gan_jax import steps
 from gan_jax import viz
-from gan_jax.checkpoints import Checkpointer
+from gan_jax.checkpoints import Checkpointer, load_run_config
 from gan_jax.state import GANState, count_params, create_state
 from gan_jax.writers import MetricWriter
 
@@ -85,6 +85,35 @@ def write_samples(state: GANState, latents: jax.Array, workdir: str, step: int, 
   return path
 
 
+def warm_start(state: GANState, config: ml_collections.ConfigDict, *,
+               sample_shape: tuple[int, ...]) -> GANState:
+  """Copies G and D weights (and batch-norm statistics) from another run.
+
+  The other run's checkpoint (`warm_start.step`, 0 = latest) is restored with
+  that run's own config.json, so its optimizer may differ; optimizer states and
+  the step counter stay fresh.
+
+  Raises:
+    FileNotFoundError: the other run has no config.json or no checkpoint.
+    ValueError: the networks' parameter shapes differ.
+  """
+  source = config.warm_start.workdir
+  other = create_state(load_run_config(source), sample_shape=sample_shape)
+  checkpointer = Checkpointer(source)
+  try:
+    other = checkpointer.restore(other, step=config.warm_start.step or None)
+  finally:
+    checkpointer.close()
+  for name in ("g_params", "d_params", "g_batch_stats", "d_batch_stats"):
+    mine, theirs = (jax.tree.map(jnp.shape, getattr(s, name)) for s in (state, other))
+    if mine != theirs:
+      raise ValueError(f"Cannot warm start from {source}: {name} differ in structure or "
+                       "shape (different model config?)")
+  logging.info("Warm start: G and D weights from %s step %d", source, int(other.step))
+  return state.replace(g_params=other.g_params, d_params=other.d_params,
+                       g_batch_stats=other.g_batch_stats, d_batch_stats=other.d_batch_stats)
+
+
 def write_figures(workdir: str, rows: list[dict], *, title: str) -> None:
   """curves.png from the logged rows and samples.gif from the sample grids."""
   viz.plot_curves(os.path.join(workdir, "curves.png"), rows, title=title)
@@ -117,6 +146,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   if checkpointer.latest_step() is not None:
     state = checkpointer.restore(state)
     logging.info("Resumed from %s", checkpointer.path(checkpointer.latest_step()))
+  elif config.warm_start.workdir:
+    state = warm_start(state, config, sample_shape=dataset.sample_shape)
   start = int(state.step)
   _save_config(config, workdir)
   writer = MetricWriter(workdir, resume_step=start)

@@ -97,3 +97,40 @@ def test_launch_rejects_unknown_config_key_and_model(tmp_path):
                          capture_output=True, text=True, timeout=120)
   assert model.returncode != 0
   assert "Unknown model 'resnet_typo'; valid choices: dcgan28, mlp" in model.stderr
+
+
+def test_warm_start_copies_weights_but_not_optimizer_or_step(tmp_path):
+  from experiments import seed004_mlp  # pylint: disable=g-import-not-at-top
+  js = seed004_mlp.get_config("fgan_js_warmup,mnist_5k,runlocal")
+  js_state = train.train_and_evaluate(js, str(tmp_path / "js"))
+  kl = seed004_mlp.get_config("fgan_kl_warm,mnist_5k,runlocal")
+  kl.train.num_steps = 1
+  kl.warm_start.workdir = str(tmp_path / "js")
+  kl.optimizer_d.learning_rate = kl.optimizer_g.learning_rate = 1e-30  # ~frozen
+  kl_state = train.train_and_evaluate(kl, str(tmp_path / "kl"))
+  assert int(kl_state.step) == 1
+  chex.assert_trees_all_close(kl_state.g_params, js_state.g_params, atol=1e-6)
+  mismatched = kl.copy_and_resolve_references()
+  mismatched.model.g_hidden = (8,)
+  with pytest.raises(ValueError, match="Cannot warm start"):
+    train.train_and_evaluate(mismatched, str(tmp_path / "bad"))
+  missing = kl.copy_and_resolve_references()
+  missing.warm_start.workdir = str(tmp_path / "nowhere")
+  with pytest.raises(FileNotFoundError, match="config.json"):
+    train.train_and_evaluate(missing, str(tmp_path / "missing"))
+
+
+@pytest.mark.parametrize("module,arg", [
+    ("seed000_table1", "dcgan"), ("seed000_table1", "wgan,mnist_5k"),
+    ("seed000_table1", "wgan_gp,mnist"), ("seed004_mlp", "fgan_reverse_kl_warm"),
+    ("seed004_mlp", "wgan_wc"), ("seed004_mlp", "wgan_gp,fashion_mnist")])
+def test_seed_configs_build_steps(module, arg):
+  import importlib  # pylint: disable=g-import-not-at-top
+  config = importlib.import_module(f"experiments.{module}").get_config(arg)
+  steps.make_train_step(config)  # objective, penalty and k resolve
+  if "wgan" in arg and "gp" not in arg:
+    assert config.weight_clip == 0.01 and config.num_critic_steps == 5
+  if "gp" in arg:
+    assert config.penalty.name == "wgan_gp" and config.penalty.weight == 10
+  with pytest.raises(ValueError, match="expected '<algo>"):
+    importlib.import_module(f"experiments.{module}").get_config("nope")
