@@ -43,6 +43,7 @@ def get_config() -> ml_collections.ConfigDict:
       name="dcgan28",         # see gan_jax.models.MODELS
       latent_dim=100,
       dropout_rate=0.3,       # D dropout (dcgan28, mlp)
+      conv_impl="im2col_strided",  # dcgan28 convs: xla | im2col | im2col_strided (layers.py)
       g_hidden=(256, 512, 1024),   # mlp
       d_hidden=(1024, 512, 256),   # mlp
       output_activation="tanh",    # mlp: tanh (images) | none (2-D toys)
@@ -58,6 +59,18 @@ def get_config() -> ml_collections.ConfigDict:
       weight=0.0,             # lambda; for r1 / r2 this is gamma (step applies gamma/2)
   ))
   config.weight_clip = 0.0    # > 0: clip D's weights to [-c, c] after each update
+
+  config.tricks = ml_collections.ConfigDict(dict(
+      label_smoothing=0.0,        # one-sided: real target 1 - eps (TF-GAN's 0.25 = 0.125 here)
+      instance_noise_std=0.0,     # > 0: Gaussian noise on every D input
+      instance_noise_anneal_steps=0,  # linear decay to 0 over n steps (0: constant)
+      feature_matching=False,     # G matches mean penultimate D features
+      historical_averaging=0.0,   # weight of ||theta - mean past theta||^2 (both players)
+      unrolled_steps=0,           # G's loss through k differentiable D updates
+      consensus=0.0,              # gamma of consensus optimization
+      ema_decay=0.0,              # > 0: generator EMA (used for samples and eval)
+      ema_start=0,                # EMA is a copy of G before this generator step
+  ))
 
   config.warm_start = ml_collections.ConfigDict(dict(
       workdir="",             # another run's workdir: start from its G and D weights

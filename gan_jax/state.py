@@ -32,6 +32,10 @@ class GANState(flax.struct.PyTreeNode):
     g_params, d_params: network parameters.
     g_batch_stats, d_batch_stats: batch-norm running statistics ({} if none).
     g_opt_state, d_opt_state: optax states.
+    ema_params: generator EMA (None unless `tricks.ema_decay > 0`); samples
+      and evaluation use it when present.
+    g_history, d_history: running means of past parameters for historical
+      averaging (None unless `tricks.historical_averaging > 0`).
     generator, discriminator: flax modules (static).
     g_tx, d_tx: optax transforms (static).
   """
@@ -43,17 +47,20 @@ class GANState(flax.struct.PyTreeNode):
   d_batch_stats: PyTree
   g_opt_state: optax.OptState
   d_opt_state: optax.OptState
+  ema_params: PyTree | None
+  g_history: PyTree | None
+  d_history: PyTree | None
   generator: nn.Module = flax.struct.field(pytree_node=False)
   discriminator: nn.Module = flax.struct.field(pytree_node=False)
   g_tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
   d_tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
 
-  def generate(self, z: jax.Array, *, train: bool = False) -> jax.Array:
-    """Samples G(z) [B, ...] with running batch-norm statistics (eval mode)."""
-    out = self.generator.apply(
-        {"params": self.g_params, **_stats(self.g_batch_stats)}, z, train=train,
-        mutable=["batch_stats"] if train else False)
-    return out[0] if train else out
+  def generate(self, z: jax.Array) -> jax.Array:
+    """Samples G(z) [B, ...] in eval mode (running batch-norm statistics),
+    with the EMA weights when the run keeps them."""
+    params = self.g_params if self.ema_params is None else self.ema_params
+    return self.generator.apply({"params": params, **_stats(self.g_batch_stats)}, z,
+                                train=False)
 
 
 def _stats(batch_stats: PyTree) -> dict:
@@ -77,8 +84,16 @@ def create_state(config: ml_collections.ConfigDict, *,
   d_vars = discriminator.init({"params": k_d, "dropout": k_drop}, x, train=False)
   g_tx = optimizers.make_optimizer(config.optimizer_g)
   d_tx = optimizers.make_optimizer(config.optimizer_d, weight_clip=config.weight_clip)
+  tricks = config.tricks
+  if tricks.ema_decay < 0 or tricks.ema_decay >= 1:
+    raise ValueError(f"tricks.ema_decay must be in [0, 1), got {tricks.ema_decay}")
+  history = tricks.historical_averaging > 0
   return GANState(
       step=jnp.zeros((), jnp.int32), rng=rng,
+      # Copies: a buffer shared with g_params could not be donated twice.
+      ema_params=jax.tree.map(jnp.copy, g_vars["params"]) if tricks.ema_decay > 0 else None,
+      g_history=jax.tree.map(jnp.copy, g_vars["params"]) if history else None,
+      d_history=jax.tree.map(jnp.copy, d_vars["params"]) if history else None,
       g_params=g_vars["params"], d_params=d_vars["params"],
       g_batch_stats=g_vars.get("batch_stats", {}),
       d_batch_stats=d_vars.get("batch_stats", {}),

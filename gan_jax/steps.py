@@ -3,8 +3,9 @@
 `make_train_step(config)` returns a pure `(state, batch) -> (state, metrics)`
 with batch float32 [k, B, *sample_shape] (one real batch per critic update).
 Everything that varies between GAN algorithms comes from the config by name:
-the objective (`losses`), the gradient penalty (`penalties`), the number of
-critic steps and both optimizers (built into the state).
+the objective (`losses`), the gradient penalty (`penalties`), the tricks
+(`tricks`, `config.tricks`), the number of critic steps and both optimizers
+(built into the state).
 
 Batch norm: G runs in train mode (batch statistics) in both updates; its
 running statistics are updated once per generator step, in the G update. D's
@@ -14,11 +15,14 @@ paper's convention; GAN_stability's reg_param equals gamma/2 here), for every
 other penalty weight * penalty.
 RNG: `key = fold_in(state.rng, state.step)`, critic update i uses
 `fold_in(key, i)`, the generator update `fold_in(key, k)`.
+Unrolled GAN: G's loss is taken at D's parameters after `unrolled_steps`
+differentiable updates of D's own optimizer (on the critic batches, cycled),
+gradients flowing through them; D's real update is unchanged.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -27,6 +31,7 @@ import optax
 
 from gan_jax import losses
 from gan_jax import penalties
+from gan_jax import tricks
 from gan_jax.state import GANState
 
 Metrics = dict[str, jax.Array]
@@ -38,60 +43,141 @@ def penalty_coefficient(name: str, weight: float) -> float:
   return weight / 2 if name in HALF_WEIGHT_PENALTIES else weight
 
 
-def _apply(module, params, batch_stats, x, *, train: bool, rng=None):
-  """Applies a module in train mode; returns (output, new batch stats)."""
-  variables = {"params": params}
-  if batch_stats:
-    variables["batch_stats"] = batch_stats
+def _variables(params, batch_stats):
+  return {"params": params, **({"batch_stats": batch_stats} if batch_stats else {})}
+
+
+def _apply(module, params, batch_stats, x, *, rng=None, features=False):
+  """Applies a module in train mode.
+
+  Returns (output, new batch stats) or, with `features`, (output, new batch
+  stats, the features the module sowed as intermediates/features).
+  """
+  mutable = (["batch_stats"] if batch_stats else []) + (["intermediates"] if features else [])
   rngs = {"dropout": rng} if rng is not None else {}
-  if batch_stats and train:
-    out, updates = module.apply(variables, x, train=True, rngs=rngs, mutable=["batch_stats"])
-    return out, updates["batch_stats"]
-  return module.apply(variables, x, train=train, rngs=rngs), batch_stats
+  out = module.apply(_variables(params, batch_stats), x, train=True, rngs=rngs,
+                     mutable=mutable or False)
+  if not mutable:
+    return out, batch_stats
+  out, updates = out
+  stats = updates.get("batch_stats", batch_stats)
+  if not features:
+    return out, stats
+  try:
+    feats = updates["intermediates"]["features"][0]
+  except KeyError:
+    raise ValueError(f"{type(module).__name__} sows no 'features' intermediate, so feature "
+                     "matching cannot use it") from None
+  return out, stats, feats.reshape((feats.shape[0], -1))
+
+
+def _check_config(config: ml_collections.ConfigDict) -> None:
+  t = config.tricks
+  if config.num_critic_steps < 1:
+    raise ValueError(f"num_critic_steps must be >= 1, got {config.num_critic_steps}")
+  for field in ("label_smoothing", "instance_noise_std", "historical_averaging", "consensus"):
+    if t[field] < 0:
+      raise ValueError(f"tricks.{field} must be >= 0, got {t[field]}")
+  if t.label_smoothing >= 1:
+    raise ValueError(f"tricks.label_smoothing must be < 1, got {t.label_smoothing}")
+  if t.unrolled_steps < 0:
+    raise ValueError(f"tricks.unrolled_steps must be >= 0, got {t.unrolled_steps}")
+  if t.label_smoothing and config.objective not in tricks.SMOOTHABLE_OBJECTIVES:
+    raise ValueError(f"label smoothing needs a real/fake target; objective {config.objective!r} "
+                     f"has none. Valid objectives: {', '.join(tricks.SMOOTHABLE_OBJECTIVES)}")
 
 
 def make_train_step(config: ml_collections.ConfigDict) -> Callable[[GANState, jax.Array],
                                                                      tuple[GANState, Metrics]]:
-  """Builds the train step for `config` (objective, penalty, k, latent size).
+  """Builds the train step for `config` (objective, penalty, tricks, k, latent size).
 
   Raises:
-    ValueError: unknown objective or penalty (listing valid names), k < 1, or
-      a gradient penalty combined with a batch-norm discriminator (checked when
-      the step first sees the state).
+    ValueError: unknown objective or penalty (listing valid names), impossible
+      values, or a gradient penalty combined with a discriminator that mixes
+      the examples of a batch (checked when the step first sees the state).
   """
+  _check_config(config)
   objective = losses.get_objective(config.objective)
   penalty_fn = penalties.get_penalty(config.penalty.name)
   if config.penalty.name == "none":
     penalty_fn = None  # Skip the zero computation entirely.
   coefficient = penalty_coefficient(config.penalty.name, config.penalty.weight)
   num_critic_steps = config.num_critic_steps
-  if num_critic_steps < 1:
-    raise ValueError(f"num_critic_steps must be >= 1, got {num_critic_steps}")
   latent_dim = config.model.latent_dim
+  t = config.tricks
 
-  def generate(state: GANState, z):
-    return _apply(state.generator, state.g_params, state.g_batch_stats, z, train=True)
+  def objective_d_loss(real_logits, fake_logits):
+    if t.label_smoothing:
+      return tricks.smoothed_d_loss(config.objective, real_logits=real_logits,
+                                    fake_logits=fake_logits, eps=t.label_smoothing)
+    return objective.d_loss(real_logits=real_logits, fake_logits=fake_logits)
+
+  def noise_std(state):
+    return tricks.instance_noise_std(state.step, std=t.instance_noise_std,
+                                     anneal_steps=t.instance_noise_anneal_steps)
+
+  def noisy(x, key, std):
+    return tricks.add_instance_noise(x, key=key, std=std) if t.instance_noise_std else x
+
+  def d_objective(state, d_params, g_params, real, key):
+    """D's objective (no penalty) with fresh fakes from g_params; differentiable
+    in both parameter sets. Returns (loss, (real_logits, fake_logits, d_stats,
+    fake))."""
+    k_z, k_real, k_fake, k_nr, k_nf = jax.random.split(key, 5)
+    z = jax.random.normal(k_z, (real.shape[0], latent_dim))
+    fake, _ = _apply(state.generator, g_params, state.g_batch_stats, z)
+    std = noise_std(state)
+    real_logits, stats = _apply(state.discriminator, d_params, state.d_batch_stats,
+                                noisy(real, k_nr, std), rng=k_real)
+    fake_logits, stats = _apply(state.discriminator, d_params, stats,
+                                noisy(fake, k_nf, std), rng=k_fake)
+    loss = objective_d_loss(real_logits, fake_logits).mean()
+    return loss, (real_logits, fake_logits, stats, fake)
+
+  def g_objective(state, g_params, d_params, real, key):
+    """G's objective at (g_params, d_params). Returns (loss, new G batch stats)."""
+    k_z, k_drop, k_noise, k_real = jax.random.split(key, 4)
+    z = jax.random.normal(k_z, (real.shape[0], latent_dim))
+    fake, g_stats = _apply(state.generator, g_params, state.g_batch_stats, z)
+    fake = noisy(fake, k_noise, noise_std(state))
+    # D's batch stats (if any) are not updated by the generator step.
+    if t.feature_matching:
+      _, _, fake_feats = _apply(state.discriminator, d_params, state.d_batch_stats, fake,
+                                rng=k_drop, features=True)
+      _, _, real_feats = _apply(state.discriminator, d_params, state.d_batch_stats, real,
+                                rng=k_real, features=True)
+      return tricks.feature_matching_loss(real_features=real_feats,
+                                          fake_features=fake_feats), g_stats
+    fake_logits, _ = _apply(state.discriminator, d_params, state.d_batch_stats, fake, rng=k_drop)
+    return objective.g_loss(fake_logits=fake_logits).mean(), g_stats
+
+  def consensus(state, g_params, d_params, real, key):
+    """gamma * 1/2 ||v||^2 of the joint field at (g_params, d_params)."""
+    k_d, k_g = jax.random.split(key)
+    d_field = jax.grad(lambda p: d_objective(state, p, g_params, real, k_d)[0])(d_params)
+    g_field = jax.grad(lambda p: g_objective(state, p, d_params, real, k_g)[0])(g_params)
+    return t.consensus * tricks.consensus_regularizer(g_field=g_field, d_field=d_field)
 
   def d_update(state: GANState, real: jax.Array, key: jax.Array) -> tuple[GANState, Metrics]:
-    k_z, k_real, k_fake, k_pen = jax.random.split(key, 4)
-    z = jax.random.normal(k_z, (real.shape[0], latent_dim))
-    fake, _ = generate(state, z)
-    fake = jax.lax.stop_gradient(fake)
+    k_obj, k_pen, k_con = jax.random.split(key, 3)
 
     def loss_fn(d_params):
-      real_logits, stats = _apply(state.discriminator, d_params, state.d_batch_stats, real,
-                                  train=True, rng=k_real)
-      fake_logits, stats = _apply(state.discriminator, d_params, stats, fake,
-                                  train=True, rng=k_fake)
-      obj = objective.d_loss(real_logits=real_logits, fake_logits=fake_logits).mean()
+      g_params = jax.lax.stop_gradient(state.g_params)
+      obj, (real_logits, fake_logits, stats, fake) = d_objective(
+          state, d_params, g_params, real, k_obj)
+      total = obj
       pen = jnp.zeros(())
       if penalty_fn is not None:
         def d_fn(x):
-          # Same dropout mask source as the real pass; no BN (checked below).
+          # Penalised D: no BN (checked) and no instance noise.
           return state.discriminator.apply({"params": d_params}, x, train=True,
                                            rngs={"dropout": k_pen})
         pen = penalty_fn(d_fn=d_fn, x_real=real, x_fake=fake, key=k_pen).mean()
-      total = obj + coefficient * pen
+        total += coefficient * pen
+      if t.historical_averaging:
+        total += t.historical_averaging * tricks.sq_distance(d_params, state.d_history)
+      if t.consensus:
+        total += consensus(state, g_params, d_params, real, k_con)
       return total, (obj, pen, real_logits, fake_logits, stats)
 
     grads, (obj, pen, real_logits, fake_logits, stats) = jax.grad(
@@ -105,21 +191,39 @@ def make_train_step(config: ml_collections.ConfigDict) -> Callable[[GANState, ja
                    "d/fake_logits": fake_logits.mean(), "d/accuracy": accuracy,
                    "d/grad_norm": optax.tree.norm(grads)}
 
-  def g_update(state: GANState, batch_size: int, key: jax.Array) -> tuple[GANState, Metrics]:
-    k_z, k_drop = jax.random.split(key)
-    z = jax.random.normal(k_z, (batch_size, latent_dim))
+  def unrolled_d_params(state, g_params, batch, key):
+    """D's parameters after `unrolled_steps` differentiable optimizer updates."""
+    d_params, opt_state = state.d_params, state.d_opt_state
+    for j in range(t.unrolled_steps):
+      grads = jax.grad(lambda p: d_objective(state, p, g_params, batch[j % len(batch)],
+                                             jax.random.fold_in(key, j))[0])(d_params)
+      updates, opt_state = state.d_tx.update(grads, opt_state, d_params)
+      d_params = optax.apply_updates(d_params, updates)
+    return d_params
+
+  def g_update(state: GANState, batch: jax.Array, key: jax.Array) -> tuple[GANState, Metrics]:
+    k_obj, k_unroll, k_con = jax.random.split(key, 3)
+    real = batch[-1]
 
     def loss_fn(g_params):
-      fake, g_stats = _apply(state.generator, g_params, state.g_batch_stats, z, train=True)
-      # D's batch stats (if any) are not updated by the generator step.
-      fake_logits, _ = _apply(state.discriminator, state.d_params, state.d_batch_stats, fake,
-                              train=True, rng=k_drop)
-      return objective.g_loss(fake_logits=fake_logits).mean(), g_stats
+      d_params = state.d_params
+      if t.unrolled_steps:
+        d_params = unrolled_d_params(state, g_params, batch, k_unroll)
+      loss, g_stats = g_objective(state, g_params, d_params, real, k_obj)
+      total = loss
+      if t.historical_averaging:
+        total += t.historical_averaging * tricks.sq_distance(g_params, state.g_history)
+      if t.consensus:
+        total += consensus(state, g_params, jax.lax.stop_gradient(state.d_params), real, k_con)
+      return total, (loss, g_stats)
 
-    (loss, g_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.g_params)
+    grads, (loss, g_stats) = jax.grad(loss_fn, has_aux=True)(state.g_params)
     updates, g_opt_state = state.g_tx.update(grads, state.g_opt_state, state.g_params)
-    state = state.replace(g_params=optax.apply_updates(state.g_params, updates),
-                          g_opt_state=g_opt_state, g_batch_stats=g_stats)
+    g_params = optax.apply_updates(state.g_params, updates)
+    state = state.replace(g_params=g_params, g_opt_state=g_opt_state, g_batch_stats=g_stats)
+    if state.ema_params is not None:
+      state = state.replace(ema_params=tricks.ema_update(
+          state.ema_params, g_params, decay=t.ema_decay, step=state.step, start=t.ema_start))
     return state, {"g/loss": loss, "g/grad_norm": optax.tree.norm(grads)}
 
   def train_step(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
@@ -137,7 +241,15 @@ def make_train_step(config: ml_collections.ConfigDict) -> Callable[[GANState, ja
       state, m = d_update(state, batch[i], jax.random.fold_in(key, i))
       d_metrics.append(m)
     metrics = jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *d_metrics)
-    state, g_metrics = g_update(state, batch.shape[1], jax.random.fold_in(key, num_critic_steps))
+    state, g_metrics = g_update(state, batch, jax.random.fold_in(key, num_critic_steps))
+    if state.g_history is not None:
+      # Means over the parameters after updates 0..step (initial ones included).
+      count = state.step + 1
+      state = state.replace(
+          g_history=tricks.running_mean(state.g_history, state.g_params, count=count),
+          d_history=tricks.running_mean(state.d_history, state.d_params, count=count))
+    if t.instance_noise_std:
+      metrics["d/instance_noise_std"] = noise_std(state)
     return state.replace(step=state.step + 1), {**metrics, **g_metrics}
 
   return train_step

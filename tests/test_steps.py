@@ -103,7 +103,8 @@ def test_r1_step_equals_manual_gradient():
   batch = data.get_dataset(config.dataset).batch_at(0, seed=0, num_critic_steps=1)
   new_state, _ = jax.jit(steps.make_train_step(config))(state, batch)
   key = jax.random.fold_in(jax.random.fold_in(state.rng, 0), 0)
-  k_z = jax.random.split(key, 4)[0]
+  k_obj = jax.random.split(key, 3)[0]  # the step's key derivation: d_update, d_objective
+  k_z = jax.random.split(k_obj, 5)[0]
   z = jax.random.normal(k_z, (64, config.model.latent_dim))
   fake = state.generate(z)
   d = state.discriminator

@@ -65,4 +65,5 @@ class MLPDiscriminator(nn.Module):
       x = nn.leaky_relu(x, negative_slope=0.2)
       if self.dropout_rate > 0:
         x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    self.sow("intermediates", "features", x)  # for feature matching
     return nn.Dense(1)(x)[:, 0]

@@ -1,0 +1,99 @@
+"""Training tricks as pure functions; the step switches each on from `config.tricks`.
+
+  label smoothing        one-sided: D's target on real data is 1 - eps (fakes
+                         stay 0). Convention: eps here is the distance of the
+                         target from 1. TF-GAN's `one_sided_label_smoothing=0.25`
+                         mixes the label with 0.5 (target 1 - 0.25/2 = 0.875),
+                         which is eps = 0.125 here.
+  instance noise         N(0, s_t^2) added to every input D sees (real and
+                         fake, in both updates), s_t annealed linearly to 0.
+  feature matching       G minimises ||E f(x) - E f(G(z))||^2 over D's
+                         penultimate features f (Salimans et al. 2016).
+  historical averaging   both players add w ||theta - mean_t theta_t||^2.
+  consensus optimization both players add gamma/2 ||v||^2, v the joint vector
+                         field (grad_theta L_G, grad_psi L_D) (Mescheder 2017).
+  generator EMA          theta_ema <- d theta_ema + (1 - d) theta after each G
+                         update from `start` on (theta_ema = theta before).
+Unrolling (Metz et al. 2017) needs the networks and lives in `steps.py`;
+minibatch discrimination and virtual batch norm are layers in `models/`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+PyTree = Any
+
+# Objectives whose D is a classifier of real vs fake, with the real-data loss
+# as a function of the target label t: logistic (cross-entropy) or LSGAN.
+LOGISTIC_OBJECTIVES = ("minimax", "non_saturating", "max_likelihood")
+SMOOTHABLE_OBJECTIVES = (*LOGISTIC_OBJECTIVES, "least_squares")
+
+
+def smoothed_d_loss(objective: str, *, real_logits: Array, fake_logits: Array,
+                    eps: float) -> Array:
+  """D loss with one-sided label smoothing: real target 1 - eps. [B], [B] -> [B].
+
+  Logistic: -(1-eps) log D(x) - eps log(1-D(x)) - log(1-D(G(z))).
+  Least squares: (D(x) - (1-eps))^2 / 2 + D(G(z))^2 / 2.
+
+  Raises:
+    ValueError: for objectives without a real-vs-fake target (e.g. wasserstein).
+  """
+  if objective in LOGISTIC_OBJECTIVES:
+    real = (1 - eps) * jax.nn.softplus(-real_logits) + eps * jax.nn.softplus(real_logits)
+    return real + jax.nn.softplus(fake_logits)
+  if objective == "least_squares":
+    return 0.5 * jnp.square(real_logits - (1 - eps)) + 0.5 * jnp.square(fake_logits)
+  raise ValueError(f"label smoothing needs a real/fake target; objective {objective!r} has "
+                   f"none. Valid objectives: {', '.join(SMOOTHABLE_OBJECTIVES)}")
+
+
+def instance_noise_std(step: Array, *, std: float, anneal_steps: int) -> Array:
+  """s_t = std * max(0, 1 - step / anneal_steps); constant std if anneal_steps = 0."""
+  if anneal_steps <= 0:
+    return jnp.asarray(std, jnp.float32)
+  return std * jnp.maximum(0.0, 1.0 - step / anneal_steps)
+
+
+def add_instance_noise(x: Array, *, key: Array, std: Array) -> Array:
+  """x + std * N(0, 1), same shape as x."""
+  return x + std * jax.random.normal(key, x.shape, x.dtype)
+
+
+def feature_matching_loss(*, real_features: Array, fake_features: Array) -> Array:
+  """||mean_B real_features - mean_B fake_features||^2 for [B, F] inputs -> []."""
+  if real_features.shape[1:] != fake_features.shape[1:]:
+    raise ValueError(f"feature shapes differ: {real_features.shape} vs {fake_features.shape}")
+  diff = real_features.mean(axis=0) - fake_features.mean(axis=0)
+  return jnp.sum(jnp.square(diff))
+
+
+def sq_norm(tree: PyTree) -> Array:
+  """Sum over leaves of ||x||^2."""
+  return sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree))
+
+
+def sq_distance(a: PyTree, b: PyTree) -> Array:
+  """Sum over leaves of ||a - b||^2."""
+  return sq_norm(jax.tree.map(jnp.subtract, a, b))
+
+
+def running_mean(mean: PyTree, params: PyTree, *, count: Array) -> PyTree:
+  """Mean of `count` + 1 values from the mean of the first `count` and the next one."""
+  return jax.tree.map(lambda m, p: m + (p - m) / (count + 1), mean, params)
+
+
+def ema_update(ema: PyTree, params: PyTree, *, decay: float, step: Array, start: int) -> PyTree:
+  """EMA after generator update number `step` (0-based): a copy before `start`."""
+  active = step >= start
+  return jax.tree.map(lambda e, p: jnp.where(active, decay * e + (1 - decay) * p, p), ema, params)
+
+
+def consensus_regularizer(*, g_field: PyTree, d_field: PyTree) -> Array:
+  """1/2 ||v||^2 of the joint vector field v = (g_field, d_field)."""
+  return 0.5 * (sq_norm(g_field) + sq_norm(d_field))

@@ -1,0 +1,190 @@
+"""Each training trick's defining property."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments import toy_ring
+from gan_jax import data, steps, tricks
+from gan_jax.state import create_state
+
+
+def _config(objective="non_saturating", **tricks_overrides):
+  config = toy_ring.get_config(objective)
+  config.dataset.batch_size = 32
+  config.model.g_hidden = config.model.d_hidden = (16, 16)
+  config.tricks.update(tricks_overrides)
+  return config
+
+
+def _run(config, num_steps, *, keep_params=False):
+  dataset = data.get_dataset(config.dataset)
+  state = create_state(config, sample_shape=(2,))
+  step = jax.jit(steps.make_train_step(config))
+  g_params, metrics = [state.g_params], []
+  for i in range(num_steps):
+    state, m = step(state, dataset.batch_at(i, seed=0, num_critic_steps=config.num_critic_steps))
+    metrics.append(m)
+    if keep_params:
+      g_params.append(state.g_params)
+  return state, g_params, jax.device_get(metrics)
+
+
+# --- label smoothing ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("objective", ["non_saturating", "least_squares"])
+def test_label_smoothing_moves_ds_optimum_on_real_data_to_one_minus_eps(objective):
+  eps = 0.1
+  grid = jnp.linspace(-6, 6, 120001)
+  fake = -50.0 if objective == "non_saturating" else 0.0  # fake term ~0 either way
+  loss = tricks.smoothed_d_loss(objective, real_logits=grid, fake_logits=jnp.full_like(grid, fake),
+                                eps=eps)
+  best = grid[jnp.argmin(loss)]
+  d_value = jax.nn.sigmoid(best) if objective == "non_saturating" else best
+  assert float(d_value) == pytest.approx(1 - eps, abs=1e-3)
+
+
+def test_label_smoothing_zero_is_the_plain_loss_and_wasserstein_is_refused():
+  r, f = jnp.array([0.3, -1.0]), jnp.array([2.0, -0.5])
+  np.testing.assert_allclose(
+      tricks.smoothed_d_loss("minimax", real_logits=r, fake_logits=f, eps=0.0),
+      jax.nn.softplus(-r) + jax.nn.softplus(f), rtol=1e-6)
+  with pytest.raises(ValueError, match="label smoothing needs a real/fake target"):
+    steps.make_train_step(_config("wasserstein", label_smoothing=0.1))
+
+
+# --- instance noise ----------------------------------------------------------
+
+
+def test_instance_noise_schedule_and_scale():
+  assert float(tricks.instance_noise_std(jnp.asarray(0), std=0.5, anneal_steps=100)) == 0.5
+  assert float(tricks.instance_noise_std(jnp.asarray(50), std=0.5, anneal_steps=100)) == 0.25
+  assert float(tricks.instance_noise_std(jnp.asarray(150), std=0.5, anneal_steps=100)) == 0.0
+  assert float(tricks.instance_noise_std(jnp.asarray(10**6), std=0.5, anneal_steps=0)) == 0.5
+  x = jnp.zeros((200_000,))
+  noisy = tricks.add_instance_noise(x, key=jax.random.PRNGKey(0), std=jnp.asarray(0.3))
+  assert float(noisy.std()) == pytest.approx(0.3, rel=0.01)
+
+
+def test_instance_noise_reaches_d_and_anneals_away():
+  plain = _run(_config(), 3)[2]
+  noisy = _run(_config(instance_noise_std=1.0, instance_noise_anneal_steps=2), 3)[2]
+  assert noisy[0]["d/loss"] != plain[0]["d/loss"]
+  np.testing.assert_allclose([m["d/instance_noise_std"] for m in noisy], [1.0, 0.5, 0.0])
+
+
+# --- feature matching --------------------------------------------------------
+
+
+def test_feature_matching_loss_closed_form():
+  real = jnp.array([[1.0, 2.0], [3.0, 4.0]])
+  fake = jnp.array([[0.0, 0.0], [2.0, 2.0]])
+  assert float(tricks.feature_matching_loss(real_features=real, fake_features=fake)) == 5.0
+  assert float(tricks.feature_matching_loss(real_features=real, fake_features=real[::-1])) == 0.0
+
+
+def test_feature_matching_step_uses_d_features():
+  config = _config(feature_matching=True)
+  state = create_state(config, sample_shape=(2,))
+  batch = data.get_dataset(config.dataset).batch_at(0, seed=0, num_critic_steps=1)
+  _, metrics = jax.jit(steps.make_train_step(config))(state, batch)
+  plain_state, plain = jax.jit(steps.make_train_step(_config()))(state, batch)
+  assert float(metrics["g/loss"]) >= 0 and float(metrics["g/loss"]) != float(plain["g/loss"])
+  assert float(metrics["d/loss"]) == pytest.approx(float(plain["d/loss"]), rel=1e-6)
+
+
+# --- historical averaging ----------------------------------------------------
+
+
+def test_historical_average_is_the_mean_of_all_past_parameters():
+  config = _config(historical_averaging=0.01)
+  state, g_params, _ = _run(config, 4, keep_params=True)
+  expected = jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs), axis=0), *g_params)
+  chex.assert_trees_all_close(state.g_history, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_historical_averaging_penalty_pulls_toward_the_average():
+  avg = {"w": jnp.zeros(3)}
+  assert float(tricks.sq_distance({"w": jnp.array([1.0, 2.0, 2.0])}, avg)) == 9.0
+
+
+# --- unrolled GAN ------------------------------------------------------------
+
+
+def test_unrolled_with_a_frozen_d_optimizer_equals_plain():
+  """With D's learning rate ~0 the unrolled D equals D, so G's update is the plain one."""
+  frozen = dict(learning_rate=1e-30)
+  plain_cfg, unrolled_cfg = _config(), _config(unrolled_steps=3)
+  for c in (plain_cfg, unrolled_cfg):
+    c.optimizer_d.update(frozen)
+  plain = _run(plain_cfg, 2)[0]
+  unrolled = _run(unrolled_cfg, 2)[0]
+  chex.assert_trees_all_close(unrolled.g_params, plain.g_params, rtol=1e-5, atol=1e-7)
+  moving = _config(unrolled_steps=3)
+  moving.optimizer_d.learning_rate = 1e-2
+  base_moving = _config()
+  base_moving.optimizer_d.learning_rate = 1e-2
+  a, b = _run(moving, 1)[0], _run(base_moving, 1)[0]
+  chex.assert_trees_all_close(a.d_params, b.d_params, rtol=1e-6)  # D's own update unchanged
+  assert not np.allclose(jax.tree.leaves(a.g_params)[0], jax.tree.leaves(b.g_params)[0])
+
+
+# --- consensus optimization --------------------------------------------------
+
+
+def test_consensus_regularizer_is_half_the_squared_field_norm():
+  v = tricks.consensus_regularizer(g_field={"a": jnp.array([3.0])},
+                                   d_field={"b": jnp.array([[4.0]])})
+  assert float(v) == 12.5
+
+
+def test_consensus_changes_both_updates_and_zero_gamma_is_plain():
+  plain = _run(_config(), 2)[0]
+  zero = _run(_config(consensus=0.0), 2)[0]
+  chex.assert_trees_all_equal(zero.g_params, plain.g_params)
+  con = _run(_config(consensus=1.0), 2)[0]
+  assert not np.allclose(jax.tree.leaves(con.d_params)[0], jax.tree.leaves(plain.d_params)[0])
+  assert not np.allclose(jax.tree.leaves(con.g_params)[0], jax.tree.leaves(plain.g_params)[0])
+
+
+# --- generator EMA -----------------------------------------------------------
+
+
+def test_ema_equals_the_closed_form_average():
+  decay, start, n = 0.9, 2, 5
+  state, g_params, _ = _run(_config(ema_decay=decay, ema_start=start), n, keep_params=True)
+  # theta_k = params after update k (g_params[k]); ema = theta_start before start, then
+  # ema_k = d ema_{k-1} + (1-d) theta_k for updates with index >= start.
+  leaves = [np.asarray(jax.tree.leaves(p)[0]) for p in g_params]
+  ema = leaves[start]  # after update index start-1 (1-based: `start`), a plain copy
+  for k in range(start + 1, n + 1):
+    ema = decay * ema + (1 - decay) * leaves[k]
+  np.testing.assert_allclose(np.asarray(jax.tree.leaves(state.ema_params)[0]), ema, rtol=1e-5)
+  z = jax.random.normal(jax.random.PRNGKey(0), (4, 16))
+  raw = state.replace(ema_params=None)
+  assert not np.allclose(state.generate(z), raw.generate(z))  # samples come from the EMA
+
+
+def test_ema_state_survives_checkpoint_resume(tmp_path):
+  from gan_jax import train  # pylint: disable=g-import-not-at-top
+  config = _config(ema_decay=0.5)
+  config.train.update(num_steps=4, checkpoint_every=2, sample_every=4, log_every=2,
+                      progress_bar=False, num_grid_samples=16)
+  straight = train.train_and_evaluate(config, str(tmp_path / "a"))
+  half = config.copy_and_resolve_references()
+  half.train.num_steps = 2
+  train.train_and_evaluate(half, str(tmp_path / "b"))
+  resumed = train.train_and_evaluate(config, str(tmp_path / "b"))
+  chex.assert_trees_all_close(resumed.ema_params, straight.ema_params, rtol=1e-6)
+
+
+@pytest.mark.parametrize("field,value", [("label_smoothing", 1.0), ("consensus", -1.0),
+                                         ("unrolled_steps", -1), ("ema_decay", 1.0)])
+def test_impossible_trick_values_fail(field, value):
+  config = _config(**{field: value})
+  with pytest.raises(ValueError, match=field):
+    steps.make_train_step(config)
+    create_state(config, sample_shape=(2,))
