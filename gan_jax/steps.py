@@ -82,6 +82,9 @@ def _check_config(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"tricks.label_smoothing must be < 1, got {t.label_smoothing}")
   if t.unrolled_steps < 0:
     raise ValueError(f"tricks.unrolled_steps must be >= 0, got {t.unrolled_steps}")
+  if config.model.minibatch_kernels and config.penalty.name != "none":
+    raise ValueError(f"penalty {config.penalty.name!r} needs per-example input gradients, but "
+                     "minibatch discrimination mixes the examples of a batch; drop one")
   if t.label_smoothing and config.objective not in tricks.SMOOTHABLE_OBJECTIVES:
     raise ValueError(f"label smoothing needs a real/fake target; objective {config.objective!r} "
                      f"has none. Valid objectives: {', '.join(tricks.SMOOTHABLE_OBJECTIVES)}")

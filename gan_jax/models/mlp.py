@@ -14,6 +14,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax.models.batch_layers import MinibatchDiscrimination, VirtualBatchNorm
+
+VBN_REFERENCE_SEED = 0x7B7  # the reference latents are fixed for the whole run
+
+
+def reference_latents(num: int, latent_dim: int) -> jax.Array:
+  """The fixed reference batch [num, latent_dim] of virtual batch norm."""
+  return jax.random.normal(jax.random.PRNGKey(VBN_REFERENCE_SEED), (num, latent_dim))
+
 
 class MLPGenerator(nn.Module):
   """z [B, latent_dim] -> samples [B, *output_shape].
@@ -22,24 +31,33 @@ class MLPGenerator(nn.Module):
     output_shape: shape of one sample, e.g. (28, 28, 1) or (2,).
     hidden: widths of the hidden layers.
     output_activation: 'tanh' for images in [-1, 1], 'none' for toy data.
+    vbn_reference_size: > 0 adds virtual batch norm after each hidden Dense,
+      with a fixed reference batch of that many latents.
   """
   output_shape: Sequence[int]
   hidden: Sequence[int] = (256, 512, 1024)
   output_activation: str = "tanh"
+  vbn_reference_size: int = 0
 
   @nn.compact
   def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
     del train  # No train/eval difference: no batch norm or dropout.
-    x = z
+    r = self.vbn_reference_size
+    batch = z.shape[0]
+    x = jnp.concatenate([reference_latents(r, z.shape[-1]), z]) if r else z
     for width in self.hidden:
-      x = nn.leaky_relu(nn.Dense(width)(x), negative_slope=0.2)
+      x = nn.Dense(width)(x)
+      if r:
+        x = VirtualBatchNorm(reference_size=r)(x)
+      x = nn.leaky_relu(x, negative_slope=0.2)
+    x = x[r:]
     x = nn.Dense(int(np.prod(self.output_shape)))(x)
     if self.output_activation == "tanh":
       x = jnp.tanh(x)
     elif self.output_activation != "none":
       raise ValueError(f"Unknown output_activation {self.output_activation!r}; "
                        "valid choices: none, tanh")
-    return x.reshape((z.shape[0], *self.output_shape))
+    return x.reshape((batch, *self.output_shape))
 
 
 class MLPDiscriminator(nn.Module):
@@ -50,10 +68,14 @@ class MLPDiscriminator(nn.Module):
     dropout_rate: dropout after each hidden layer (0 disables it).
     batch_norm: batch norm after each hidden Dense (mixes the examples of a
       batch, so gradient penalties refuse such a D).
+    minibatch_kernels: > 0 adds minibatch discrimination with that many
+      kernels (of `minibatch_kernel_dim`) before the output layer.
   """
   hidden: Sequence[int] = (1024, 512, 256)
   dropout_rate: float = 0.0
   batch_norm: bool = False
+  minibatch_kernels: int = 0
+  minibatch_kernel_dim: int = 5
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
@@ -66,4 +88,6 @@ class MLPDiscriminator(nn.Module):
       if self.dropout_rate > 0:
         x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     self.sow("intermediates", "features", x)  # for feature matching
+    if self.minibatch_kernels:
+      x = MinibatchDiscrimination(self.minibatch_kernels, self.minibatch_kernel_dim)(x)
     return nn.Dense(1)(x)[:, 0]
