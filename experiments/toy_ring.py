@@ -1,13 +1,19 @@
 """Small MLP GAN on the ring of 8 Gaussians (2-D).
 
-`--config=experiments/toy_ring.py:<objective>` picks the objective (default
-non_saturating); the toy default is Adam(1e-3, b1 0.5, b2 0.999) for both players,
-batch 256, 2,000 generator steps.
+`--config=experiments/toy_ring.py:<arg>`, arg an objective name (default
+non_saturating) or a stabiliser on top of the non-saturating GAN:
+  unrolled    G's loss through 5 unrolled D updates (Metz et al. 2017)
+  minibatch   minibatch discrimination in D (Salimans et al. 2016)
+  r1          R1 penalty, gamma 1 (Mescheder et al. 2018)
+Adam(1e-3, b1 0.5, b2 0.999) for both players, batch 256, 2,000 generator
+steps, modes scored every 500 steps.
 """
 
 from __future__ import annotations
 
 from experiments import base
+
+VARIANTS = ("unrolled", "minibatch", "r1")
 
 
 def get_config(arg: str | None = None):
@@ -20,7 +26,14 @@ def get_config(arg: str | None = None):
   config.model.d_hidden = (128, 128, 128)
   config.model.dropout_rate = 0.0
   config.model.output_activation = "none"
-  config.objective = arg or "non_saturating"
+  variant = arg or "non_saturating"
+  config.objective = "non_saturating" if variant in VARIANTS else variant
+  if variant == "unrolled":
+    config.tricks.unrolled_steps = 5
+  elif variant == "minibatch":
+    config.model.minibatch_kernels = 16
+  elif variant == "r1":
+    config.penalty.update(name="r1", weight=1.0)
   for opt in (config.optimizer_g, config.optimizer_d):
     opt.learning_rate = 1e-3
   config.train.num_steps = 2000
@@ -28,4 +41,6 @@ def get_config(arg: str | None = None):
   config.train.sample_every = 500
   config.train.checkpoint_every = 1000
   config.train.num_grid_samples = 2000
+  config.eval.every_steps = 500
+  config.eval.num_samples = 2000
   return config

@@ -15,6 +15,21 @@ from typing import Mapping
 from tensorboardX import SummaryWriter
 
 
+def read_metrics(workdir: str) -> list[dict]:
+  """The rows of a run's metrics.jsonl; a line cut by a crash is skipped."""
+  path = os.path.join(workdir, "metrics.jsonl")
+  if not os.path.exists(path):
+    return []
+  rows = []
+  with open(path) as f:
+    for line in f:
+      try:
+        rows.append(json.loads(line))
+      except json.JSONDecodeError:
+        continue
+  return rows
+
+
 class MetricWriter:
   """Writes scalars to `<workdir>/tb/`, `metrics.jsonl` and `metrics.csv`.
 
@@ -26,26 +41,9 @@ class MetricWriter:
   def __init__(self, workdir: str, *, resume_step: int = 0):
     self.jsonl_path = os.path.join(workdir, "metrics.jsonl")
     self.csv_path = os.path.join(workdir, "metrics.csv")
-    self._rows = self._read_rows(resume_step)
+    self._rows = [r for r in read_metrics(workdir) if r["step"] <= resume_step]
     self._rewrite()
     self._tb = SummaryWriter(os.path.join(workdir, "tb"), purge_step=resume_step + 1)
-
-  def _read_rows(self, resume_step: int) -> list[dict]:
-    if not os.path.exists(self.jsonl_path):
-      return []
-    rows = []
-    with open(self.jsonl_path) as f:
-      for line in f:
-        line = line.strip()
-        if not line:
-          continue
-        try:
-          row = json.loads(line)
-        except json.JSONDecodeError:
-          continue  # A line cut by a crash mid-write.
-        if row["step"] <= resume_step:
-          rows.append(row)
-    return rows
 
   def _rewrite(self) -> None:
     with open(self.jsonl_path, "w") as f:
