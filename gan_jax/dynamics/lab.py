@@ -1,0 +1,98 @@
+"""The dynamics lab entry point (absl + ml_collections, thin).
+
+  python -m gan_jax.dynamics.lab --config=experiments/dirac_gan.py --workdir=DIR
+  python -m gan_jax.dynamics.lab --config=experiments/dirac_gan.py:modes --workdir=DIR
+
+`config.lab == "dynamics"`: verdicts for every configured Dirac-GAN method
+(`analysis.verdict`), written as `DIR/verdicts.md` (markdown table) and
+`DIR/verdicts.json`, and the streamplot figure `DIR/dirac_gan.png`.
+`config.lab == "modes"`: the 2-D mode-coverage follow-up
+(`modes.run_mode_coverage`), written as `DIR/modes.md` and scatter plots.
+Overrides go on the command line (`--config.gamma=1.0`); the config is locked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from absl import app
+from absl import flags
+from absl import logging
+import ml_collections
+from ml_collections import config_flags
+import numpy as np
+
+from gan_jax.dynamics import analysis
+from gan_jax.dynamics import dirac
+from gan_jax.dynamics import modes
+from gan_jax.dynamics import plots
+
+LABS = ("dynamics", "modes")
+
+
+def hparams_from_config(config: ml_collections.ConfigDict) -> dirac.Hparams:
+  """The Dirac-GAN hyperparameters named in the lab config."""
+  return dirac.Hparams(gamma=config.gamma, noise_std=config.noise_std,
+                       clip=config.clip, num_quadrature=config.num_quadrature)
+
+
+def run_dynamics(config: ml_collections.ConfigDict,
+                 workdir: str) -> list[analysis.Verdict]:
+  """Verdicts, table and figure for `config.methods`; returns the verdicts."""
+  os.makedirs(workdir, exist_ok=True)
+  hparams = hparams_from_config(config)
+  grid = dirac.initial_grid(low=config.grid.low, high=config.grid.high,
+                            num=config.grid.num)
+  verdicts = [analysis.verdict(name, hparams=hparams, lr=config.lr,
+                               steps=config.steps, mode=config.mode, grid=grid,
+                               sim_tol=config.sim_tol)
+              for name in config.methods]
+  table = analysis.verdict_table(verdicts, lr=config.lr, mode=config.mode,
+                                 steps=config.steps)
+  with open(os.path.join(workdir, "verdicts.md"), "w") as f:
+    f.write(table)
+  with open(os.path.join(workdir, "verdicts.json"), "w") as f:
+    json.dump([dict(method=v.method, eigenvalues=[[e.real, e.imag] for e in v.eigenvalues],
+                    continuous=v.continuous, spectral_radius=v.spectral_radius,
+                    discrete=v.discrete, simulated_distance=v.simulated_distance,
+                    converges=v.converges, paper_converges=v.paper_converges)
+               for v in verdicts], f, indent=2)
+  logging.info("Verdicts:\n%s", table)
+  plots.save_dirac_figure(
+      os.path.join(workdir, "dirac_gan.png"), methods=config.methods,
+      hparams=hparams, inits=np.asarray(config.plot.inits, np.float32),
+      lr=config.lr, steps=config.plot.steps, mode=config.mode,
+      limit=config.plot.limit, verdicts={v.method: v for v in verdicts},
+      bilinear=config.plot.bilinear.to_dict() if config.plot.bilinear else None)
+  return verdicts
+
+
+def run(config: ml_collections.ConfigDict, workdir: str):
+  """Dispatches on `config.lab` ("dynamics" or "modes")."""
+  if config.lab == "dynamics":
+    return run_dynamics(config, workdir)
+  if config.lab == "modes":
+    return modes.run_mode_coverage(config, workdir)
+  raise ValueError(f"Unknown lab {config.lab!r}; valid choices: {', '.join(LABS)}")
+
+
+def define_flags() -> None:
+  """Defines --config and --workdir (only when run as a program, so that
+  importing this module next to `launch.py` defines no duplicate flags)."""
+  config_flags.DEFINE_config_file(
+      "config", None, "Lab config file (experiments/dirac_gan.py[:modes]).",
+      lock_config=True)
+  flags.DEFINE_string("workdir", None, "Output folder.")
+  flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected command-line arguments: {argv[1:]}")
+  run(flags.FLAGS.config, flags.FLAGS.workdir)
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)
