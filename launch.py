@@ -1,7 +1,9 @@
 """Launches one experiment: python launch.py --config=experiments/X.py[:arg] --workdir=DIR
 
 Overrides go on the command line, e.g. `--config.train.num_steps=200`; the
-config is locked, so a misspelt field is an error.
+config is locked, so a misspelt field is an error. With `--sweep`, the config
+file's `get_sweep([arg])` lists override sets (see gan_jax/sweep.py); run i
+trains in DIR/<i> and DIR/sweep.json maps each index to its overrides.
 """
 
 from absl import app
@@ -9,11 +11,14 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from gan_jax import sweep
 from gan_jax import train
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Experiment config file (experiments/*.py[:arg]).", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Folder for checkpoints, logs and samples.")
+_SWEEP = flags.DEFINE_bool("sweep", False, "Train every override set of the config file's "
+                           "get_sweep(), run i in workdir/<i>.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -29,7 +34,11 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected command-line arguments: {argv[1:]}")
   logging.info("Config:\n%s", _CONFIG.value)
-  train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  if _SWEEP.value:
+    overrides = sweep.load_sweep(config_flags.get_config_filename(flags.FLAGS["config"]))
+    sweep.run_sweep(_CONFIG.value, _WORKDIR.value, overrides, train.train_and_evaluate)
+  else:
+    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
 
 
 if __name__ == "__main__":

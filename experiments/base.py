@@ -30,6 +30,14 @@ def optimizer_config(**overrides) -> ml_collections.ConfigDict:
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0
+  config.num_seeds = 1        # > 1: vmap the whole state over seeds seed, seed+1, ...
+  config.parallel = ml_collections.ConfigDict(dict(
+      backend="shard_map",    # shard_map | pmap | none (plain jit, one device)
+      num_devices=0,          # 0 = every device
+      coordinator_address="",  # multi-host: host:port of process 0
+      num_processes=0,        # multi-host: process count (0: from the environment)
+      process_id=-1,          # multi-host: this process (-1: from the environment)
+  ))
 
   config.dataset = ml_collections.ConfigDict(dict(
       name="fashion_mnist",   # see gan_jax.data.dataset_names()
@@ -47,7 +55,14 @@ def get_config() -> ml_collections.ConfigDict:
       g_hidden=(256, 512, 1024),   # mlp
       d_hidden=(1024, 512, 256),   # mlp
       output_activation="tanh",    # mlp: tanh (images) | none (2-D toys)
+      nf=64,                       # dcgan32/64: 8*nf channels at 4x4; resnet: width at full res
+      nf_max=512,                  # resnet: width cap
+      res_ratio=0.1,               # resnet: scale of the residual branch
+      d_norm="batch_norm",         # dcgan32/64 D: batch_norm | layer_norm | none (penalties: not BN)
       d_batch_norm=False,          # mlp: batch norm in D (no gradient penalties then)
+      minibatch_kernels=0,         # > 0: minibatch discrimination in D (mlp, dcgan28)
+      minibatch_kernel_dim=5,
+      vbn_reference_size=0,        # > 0: virtual batch norm in G with this reference batch
   ))
 
   config.objective = "non_saturating"  # see gan_jax.losses.OBJECTIVES

@@ -67,21 +67,26 @@ def _stats(batch_stats: PyTree) -> dict:
   return {"batch_stats": batch_stats} if batch_stats else {}
 
 
-def create_state(config: ml_collections.ConfigDict, *,
-                 sample_shape: tuple[int, ...]) -> GANState:
-  """Initialises a fresh state from `config.seed`.
+def create_state(config: ml_collections.ConfigDict, *, sample_shape: tuple[int, ...],
+                 seed: int | None = None, axis_name: str | None = None) -> GANState:
+  """Initialises a fresh state.
 
   Args:
     config: the full experiment config.
     sample_shape: shape of one data sample, e.g. (28, 28, 1).
+    seed: defaults to `config.seed`.
+    axis_name: device axis for batch-norm statistics under data parallelism.
   """
-  generator, discriminator = models_lib.build_models(config.model, sample_shape)
-  rng = jax.random.PRNGKey(config.seed)
+  generator, discriminator = models_lib.build_models(config.model, sample_shape,
+                                                     axis_name=axis_name)
+  rng = jax.random.PRNGKey(config.seed if seed is None else seed)
   k_g, k_d, k_drop, rng = jax.random.split(rng, 4)
   z = jnp.zeros((2, config.model.latent_dim), jnp.float32)
-  g_vars = generator.init(k_g, z, train=False)
+  # Jitted: eager init runs op by op and takes seconds for the conv nets.
+  g_vars = jax.jit(lambda key: generator.init(key, z, train=False))(k_g)
   x = jnp.zeros((2, *sample_shape), jnp.float32)
-  d_vars = discriminator.init({"params": k_d, "dropout": k_drop}, x, train=False)
+  d_vars = jax.jit(lambda keys: discriminator.init(keys, x, train=False))(
+      {"params": k_d, "dropout": k_drop})
   g_tx = optimizers.make_optimizer(config.optimizer_g)
   d_tx = optimizers.make_optimizer(config.optimizer_d, weight_clip=config.weight_clip)
   tricks = config.tricks

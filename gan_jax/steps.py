@@ -15,6 +15,12 @@ paper's convention; GAN_stability's reg_param equals gamma/2 here), for every
 other penalty weight * penalty.
 RNG: `key = fold_in(state.rng, state.step)`, critic update i uses
 `fold_in(key, i)`, the generator update `fold_in(key, k)`.
+Data parallel (`axis_name` set, under shard_map / pmap; see `parallel.py`):
+each device holds a slice of the global batch; gradients, metrics and (through
+the models' batch norm `axis_name`) batch statistics are averaged over the
+axis. Latents and instance noise are drawn for the global batch and sliced,
+so a step on n devices equals the step on one device with the same global
+batch; dropout masks and penalty interpolation weights use per-device keys.
 Unrolled GAN: G's loss is taken at D's parameters after `unrolled_steps`
 differentiable updates of D's own optimizer (on the critic batches, cycled),
 gradients flowing through them; D's real update is unchanged.
@@ -90,9 +96,14 @@ def _check_config(config: ml_collections.ConfigDict) -> None:
                      f"has none. Valid objectives: {', '.join(tricks.SMOOTHABLE_OBJECTIVES)}")
 
 
-def make_train_step(config: ml_collections.ConfigDict) -> Callable[[GANState, jax.Array],
-                                                                     tuple[GANState, Metrics]]:
+def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None = None
+                    ) -> Callable[[GANState, jax.Array], tuple[GANState, Metrics]]:
   """Builds the train step for `config` (objective, penalty, tricks, k, latent size).
+
+  Args:
+    config: the experiment config.
+    axis_name: the device axis when the step runs data-parallel (the models
+      must then be built with the same batch-norm axis name).
 
   Raises:
     ValueError: unknown objective or penalty (listing valid names), impossible
@@ -109,6 +120,20 @@ def make_train_step(config: ml_collections.ConfigDict) -> Callable[[GANState, ja
   latent_dim = config.model.latent_dim
   t = config.tricks
 
+  def normal(key, shape):
+    """N(0, 1) of a local shape: the global draw's slice under data parallelism."""
+    if axis_name is None:
+      return jax.random.normal(key, shape)
+    n = jax.lax.psum(1, axis_name)
+    full = jax.random.normal(key, (shape[0] * n, *shape[1:]))
+    return jax.lax.dynamic_slice_in_dim(full, jax.lax.axis_index(axis_name) * shape[0], shape[0])
+
+  def device_key(key):
+    return key if axis_name is None else jax.random.fold_in(key, jax.lax.axis_index(axis_name))
+
+  def mean_over_devices(tree):
+    return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
+
   def objective_d_loss(real_logits, fake_logits):
     if t.label_smoothing:
       return tricks.smoothed_d_loss(config.objective, real_logits=real_logits,
@@ -120,29 +145,30 @@ def make_train_step(config: ml_collections.ConfigDict) -> Callable[[GANState, ja
                                      anneal_steps=t.instance_noise_anneal_steps)
 
   def noisy(x, key, std):
-    return tricks.add_instance_noise(x, key=key, std=std) if t.instance_noise_std else x
+    return x + std * normal(key, x.shape) if t.instance_noise_std else x
 
   def d_objective(state, d_params, g_params, real, key):
     """D's objective (no penalty) with fresh fakes from g_params; differentiable
     in both parameter sets. Returns (loss, (real_logits, fake_logits, d_stats,
     fake))."""
     k_z, k_real, k_fake, k_nr, k_nf = jax.random.split(key, 5)
-    z = jax.random.normal(k_z, (real.shape[0], latent_dim))
+    z = normal(k_z, (real.shape[0], latent_dim))
     fake, _ = _apply(state.generator, g_params, state.g_batch_stats, z)
     std = noise_std(state)
     real_logits, stats = _apply(state.discriminator, d_params, state.d_batch_stats,
-                                noisy(real, k_nr, std), rng=k_real)
+                                noisy(real, k_nr, std), rng=device_key(k_real))
     fake_logits, stats = _apply(state.discriminator, d_params, stats,
-                                noisy(fake, k_nf, std), rng=k_fake)
+                                noisy(fake, k_nf, std), rng=device_key(k_fake))
     loss = objective_d_loss(real_logits, fake_logits).mean()
     return loss, (real_logits, fake_logits, stats, fake)
 
   def g_objective(state, g_params, d_params, real, key):
     """G's objective at (g_params, d_params). Returns (loss, new G batch stats)."""
     k_z, k_drop, k_noise, k_real = jax.random.split(key, 4)
-    z = jax.random.normal(k_z, (real.shape[0], latent_dim))
+    z = normal(k_z, (real.shape[0], latent_dim))
     fake, g_stats = _apply(state.generator, g_params, state.g_batch_stats, z)
     fake = noisy(fake, k_noise, noise_std(state))
+    k_drop, k_real = device_key(k_drop), device_key(k_real)
     # D's batch stats (if any) are not updated by the generator step.
     if t.feature_matching:
       _, _, fake_feats = _apply(state.discriminator, d_params, state.d_batch_stats, fake,
@@ -174,8 +200,8 @@ def make_train_step(config: ml_collections.ConfigDict) -> Callable[[GANState, ja
         def d_fn(x):
           # Penalised D: no BN (checked) and no instance noise.
           return state.discriminator.apply({"params": d_params}, x, train=True,
-                                           rngs={"dropout": k_pen})
-        pen = penalty_fn(d_fn=d_fn, x_real=real, x_fake=fake, key=k_pen).mean()
+                                           rngs={"dropout": device_key(k_pen)})
+        pen = penalty_fn(d_fn=d_fn, x_real=real, x_fake=fake, key=device_key(k_pen)).mean()
         total += coefficient * pen
       if t.historical_averaging:
         total += t.historical_averaging * tricks.sq_distance(d_params, state.d_history)
@@ -185,14 +211,16 @@ def make_train_step(config: ml_collections.ConfigDict) -> Callable[[GANState, ja
 
     grads, (obj, pen, real_logits, fake_logits, stats) = jax.grad(
         loss_fn, has_aux=True)(state.d_params)
+    grads = mean_over_devices(grads)
     updates, d_opt_state = state.d_tx.update(grads, state.d_opt_state, state.d_params)
     state = state.replace(d_params=optax.apply_updates(state.d_params, updates),
                           d_opt_state=d_opt_state, d_batch_stats=stats)
     accuracy = 0.5 * (jnp.mean(objective.is_real(real_logits))
                       + jnp.mean(~objective.is_real(fake_logits)))
-    return state, {"d/loss": obj, "d/penalty": pen, "d/real_logits": real_logits.mean(),
-                   "d/fake_logits": fake_logits.mean(), "d/accuracy": accuracy,
-                   "d/grad_norm": optax.tree.norm(grads)}
+    return state, mean_over_devices({
+        "d/loss": obj, "d/penalty": pen, "d/real_logits": real_logits.mean(),
+        "d/fake_logits": fake_logits.mean(), "d/accuracy": accuracy,
+        "d/grad_norm": optax.tree.norm(grads)})
 
   def unrolled_d_params(state, g_params, batch, key):
     """D's parameters after `unrolled_steps` differentiable optimizer updates."""
@@ -221,13 +249,14 @@ def make_train_step(config: ml_collections.ConfigDict) -> Callable[[GANState, ja
       return total, (loss, g_stats)
 
     grads, (loss, g_stats) = jax.grad(loss_fn, has_aux=True)(state.g_params)
+    grads = mean_over_devices(grads)
     updates, g_opt_state = state.g_tx.update(grads, state.g_opt_state, state.g_params)
     g_params = optax.apply_updates(state.g_params, updates)
     state = state.replace(g_params=g_params, g_opt_state=g_opt_state, g_batch_stats=g_stats)
     if state.ema_params is not None:
       state = state.replace(ema_params=tricks.ema_update(
           state.ema_params, g_params, decay=t.ema_decay, step=state.step, start=t.ema_start))
-    return state, {"g/loss": loss, "g/grad_norm": optax.tree.norm(grads)}
+    return state, mean_over_devices({"g/loss": loss, "g/grad_norm": optax.tree.norm(grads)})
 
   def train_step(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
     """One generator step. batch: float32 [k, B, *sample_shape]."""

@@ -30,7 +30,7 @@ import tqdm
 
 from gan_jax import data as data_lib
 from gan_jax import evaluation
-from gan_jax import steps
+from gan_jax import parallel
 from gan_jax import viz
 from gan_jax.checkpoints import Checkpointer, load_run_config
 from gan_jax.state import GANState, count_params, create_state
@@ -124,8 +124,20 @@ def write_figures(workdir: str, rows: list[dict], *, title: str) -> None:
     viz.samples_gif(os.path.join(workdir, "samples.gif"), frames)
 
 
+def per_seed(metrics: dict[str, Any], num_seeds: int) -> dict[str, float]:
+  """Host floats; with N seeds, the mean over seeds plus `<key>/seed_<i>`."""
+  out = {}
+  for key, value in metrics.items():
+    value = np.asarray(value, np.float64)
+    out[key] = float(value.mean())
+    if num_seeds > 1:
+      out.update({f"{key}/seed_{i}": float(v) for i, v in enumerate(value)})
+  return out
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANState:
-  """Trains (resuming if `workdir` has checkpoints) and returns the final state.
+  """Trains (resuming if `workdir` has checkpoints) and returns the final state
+  (host layout; stacked over seeds when `num_seeds > 1`).
 
   Raises:
     ValueError: invalid config values or names.
@@ -138,66 +150,82 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
       raise ValueError(f"train.{field} must be positive, got {tc[field]}")
   if config.eval.every_steps < 0:
     raise ValueError(f"eval.every_steps must be >= 0 (0 disables), got {config.eval.every_steps}")
+  parallel.initialize_distributed(config.parallel)
+  chief = jax.process_index() == 0  # only process 0 writes logs, samples, figures
   os.makedirs(workdir, exist_ok=True)
   dataset = data_lib.get_dataset(config.dataset)
-  state = create_state(config, sample_shape=dataset.sample_shape)
-  train_step = jax.jit(steps.make_train_step(config), donate_argnums=0)
+  runner = parallel.StepRunner(config, dataset)
+  num_seeds = config.num_seeds
+  state = runner.init_state()
   checkpointer = Checkpointer(workdir, max_to_keep=tc.max_checkpoints)
   if checkpointer.latest_step() is not None:
     state = checkpointer.restore(state)
     logging.info("Resumed from %s", checkpointer.path(checkpointer.latest_step()))
   elif config.warm_start.workdir:
+    if num_seeds > 1:
+      raise ValueError("warm_start with num_seeds > 1 is not supported")
     state = warm_start(state, config, sample_shape=dataset.sample_shape)
-  start = int(state.step)
-  _save_config(config, workdir)
-  writer = MetricWriter(workdir, resume_step=start)
+  start = int(np.ravel(state.step)[0])
+  first_seed = (lambda s: parallel.select_seed(s, 0)) if num_seeds > 1 else (lambda s: s)
+  if chief:
+    _save_config(config, workdir)
+    writer = MetricWriter(workdir, resume_step=start)
   latents = fixed_latents(config)
   real_points = (dataset.real_samples(split="train", num=len(latents), seed=config.seed)
                  if dataset.is_toy else None)
-  evaluator = evaluation.Evaluator(config, dataset) if config.eval.every_steps else None
-  logging.info("G: %d params, D: %d params; data %s %s, %d steps from step %d",
-               count_params(state.g_params), count_params(state.d_params),
-               dataset.name, dataset.sample_shape, tc.num_steps, start)
+  evaluator = (evaluation.Evaluator(config, dataset) if config.eval.every_steps and chief
+               else None)
+  logging.info("G: %d params, D: %d params; data %s %s; %s on %d device(s), %d seed(s); "
+               "%d steps from step %d", count_params(first_seed(state).g_params),
+               count_params(first_seed(state).d_params), dataset.name, dataset.sample_shape,
+               runner.backend, runner.num_devices, num_seeds, tc.num_steps, start)
 
-  batches = dataset.batches(seed=config.seed, num_critic_steps=config.num_critic_steps,
-                            start_step=start)
+  state = runner.place(state)
   window: list[Any] = []
   window_start = start + 1
-  progress = tqdm.tqdm(total=tc.num_steps, initial=start, disable=not tc.progress_bar,
+  progress = tqdm.tqdm(total=tc.num_steps, initial=start, disable=not (tc.progress_bar and chief),
                        desc="train", unit="step", dynamic_ncols=True)
   timer, timer_step = time.perf_counter(), start
   try:
     for step in range(start + 1, tc.num_steps + 1):
-      state, metrics = train_step(state, next(batches))
+      state, metrics = runner(state, step - 1)
       window.append(metrics)
       progress.update(1)
       is_last = step == tc.num_steps
       log_now = step % tc.log_every == 0 or step % tc.checkpoint_every == 0 or is_last
       if log_now:
-        host = [{k: float(v) for k, v in m.items()} for m in jax.device_get(window)]
+        host = [per_seed(m, num_seeds) for m in jax.device_get(window)]
         _check_finite(host, window_start, checkpointer)
-        if step % tc.log_every == 0 or is_last:
+        if chief and (step % tc.log_every == 0 or is_last):
           now = time.perf_counter()
           means = {k: float(np.mean([m[k] for m in host])) for k in host[0]}
           means["perf/steps_per_sec"] = (step - timer_step) / max(now - timer, 1e-9)
           timer, timer_step = now, step
           writer.write_scalars(step, means)
           progress.set_postfix({k: f"{means[k]:.3f}" for k in ("d/loss", "g/loss")})
-          logging.info("step %d: %s", step,
-                       ", ".join(f"{k}={v:.4g}" for k, v in sorted(means.items())))
+          logging.info("step %d: %s", step, ", ".join(
+              f"{k}={v:.4g}" for k, v in sorted(means.items()) if "/seed_" not in k))
         window, window_start = [], step + 1
-      if step % tc.sample_every == 0 or is_last:
-        write_samples(state, latents, workdir, step, real=real_points)
-      if evaluator is not None and (step % config.eval.every_steps == 0 or is_last):
-        scores = evaluator(state)
-        writer.write_scalars(step, scores, metadata=evaluator.info)
-        logging.info("step %d eval: %s", step,
-                     ", ".join(f"{k}={v:.4g}" for k, v in sorted(scores.items())))
+      sample_now = step % tc.sample_every == 0 or is_last
+      eval_now = evaluator is not None and (step % config.eval.every_steps == 0 or is_last)
+      if chief and (sample_now or eval_now):
+        host_state = runner.unplace(state)
+        if sample_now:
+          write_samples(first_seed(host_state), latents, workdir, step, real=real_points)
+        if eval_now:
+          seeds = [parallel.select_seed(host_state, i) for i in range(num_seeds)]
+          scores = [evaluator(s) for s in seeds] if num_seeds > 1 else [evaluator(host_state)]
+          scores = per_seed({k: [sc[k] for sc in scores] for k in scores[0]}, num_seeds)
+          writer.write_scalars(step, scores, metadata=evaluator.info)
+          logging.info("step %d eval: %s", step, ", ".join(
+              f"{k}={v:.4g}" for k, v in sorted(scores.items()) if "/seed_" not in k))
       if step % tc.checkpoint_every == 0 or is_last:
-        checkpointer.save(step, state)
+        checkpointer.save(step, runner.unplace(state))
   finally:
     progress.close()
-    writer.close()
     checkpointer.close()
-  write_figures(workdir, writer.rows, title=f"{config.objective} / {dataset.name}")
-  return state
+    if chief:
+      writer.close()
+  if chief:
+    write_figures(workdir, writer.rows, title=f"{config.objective} / {dataset.name}")
+  return runner.unplace(state)

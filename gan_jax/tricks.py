@@ -60,11 +60,6 @@ def instance_noise_std(step: Array, *, std: float, anneal_steps: int) -> Array:
   return std * jnp.maximum(0.0, 1.0 - step / anneal_steps)
 
 
-def add_instance_noise(x: Array, *, key: Array, std: Array) -> Array:
-  """x + std * N(0, 1), same shape as x."""
-  return x + std * jax.random.normal(key, x.shape, x.dtype)
-
-
 def feature_matching_loss(*, real_features: Array, fake_features: Array) -> Array:
   """||mean_B real_features - mean_B fake_features||^2 for [B, F] inputs -> []."""
   if real_features.shape[1:] != fake_features.shape[1:]:

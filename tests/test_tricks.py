@@ -64,9 +64,6 @@ def test_instance_noise_schedule_and_scale():
   assert float(tricks.instance_noise_std(jnp.asarray(50), std=0.5, anneal_steps=100)) == 0.25
   assert float(tricks.instance_noise_std(jnp.asarray(150), std=0.5, anneal_steps=100)) == 0.0
   assert float(tricks.instance_noise_std(jnp.asarray(10**6), std=0.5, anneal_steps=0)) == 0.5
-  x = jnp.zeros((200_000,))
-  noisy = tricks.add_instance_noise(x, key=jax.random.PRNGKey(0), std=jnp.asarray(0.3))
-  assert float(noisy.std()) == pytest.approx(0.3, rel=0.01)
 
 
 def test_instance_noise_reaches_d_and_anneals_away():

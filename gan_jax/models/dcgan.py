@@ -12,6 +12,12 @@ Discriminator (212,865 parameters):
 
 Keras defaults are kept on purpose so numbers compare with the seed:
 LeakyReLU slope 0.3, batch-norm momentum 0.99 and epsilon 1e-3, 'SAME' padding.
+
+`conv_impl` picks how the (transposed) convolutions are computed (see
+`gan_jax.models.layers`): 'xla' uses the stock flax layers, the others
+patch extraction + matmul, which is much faster on CPU for the strided layers.
+Every implementation has the same parameter tree (layers keep flax's names
+Conv_i / ConvTranspose_i), so parameters and checkpoints are interchangeable.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import functools
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from gan_jax.models import layers
 
 LEAKY_SLOPE = 0.3
 BN_MOMENTUM = 0.99
@@ -32,33 +40,50 @@ def leaky_relu(x: jax.Array) -> jax.Array:
 
 
 class DCGAN28Generator(nn.Module):
-  """z [B, latent_dim] -> images [B, 28, 28, 1] in [-1, 1]."""
+  """z [B, latent_dim] -> images [B, 28, 28, 1] in [-1, 1].
+
+  Attributes:
+    conv_impl: one of `layers.CONV_IMPLS`.
+    axis_name: device axis over which batch-norm statistics are averaged
+      (data parallelism), or None.
+  """
+  conv_impl: str = "xla"
+  axis_name: str | None = None
 
   @nn.compact
   def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
+    _, conv_transpose = layers.conv_modules(self.conv_impl)
     bn = functools.partial(nn.BatchNorm, use_running_average=not train,
-                           momentum=BN_MOMENTUM, epsilon=BN_EPSILON)
+                           momentum=BN_MOMENTUM, epsilon=BN_EPSILON, axis_name=self.axis_name)
     x = nn.Dense(7 * 7 * 256, use_bias=False)(z)
     x = leaky_relu(bn()(x))
     x = x.reshape((z.shape[0], 7, 7, 256))
-    for features, stride in ((128, 1), (64, 2)):
-      x = nn.ConvTranspose(features, (5, 5), strides=(stride, stride),
-                           padding="SAME", use_bias=False)(x)
+    for i, (features, stride) in enumerate(((128, 1), (64, 2))):
+      x = conv_transpose(features, (5, 5), strides=(stride, stride), padding="SAME",
+                         use_bias=False, name=f"ConvTranspose_{i}")(x)
       x = leaky_relu(bn()(x))
-    x = nn.ConvTranspose(1, (5, 5), strides=(2, 2), padding="SAME",
-                         use_bias=False)(x)
+    x = conv_transpose(1, (5, 5), strides=(2, 2), padding="SAME", use_bias=False,
+                       name="ConvTranspose_2")(x)
     return jnp.tanh(x)
 
 
 class DCGAN28Discriminator(nn.Module):
-  """images [B, 28, 28, C] -> logits [B]."""
+  """images [B, 28, 28, C] -> logits [B].
+
+  Attributes:
+    dropout_rate: dropout after each convolution (train mode only).
+    conv_impl: one of `layers.CONV_IMPLS`.
+  """
   dropout_rate: float = 0.3
+  conv_impl: str = "xla"
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
-    for features in (64, 128):
-      x = nn.Conv(features, (5, 5), strides=(2, 2), padding="SAME")(x)
+    conv, _ = layers.conv_modules(self.conv_impl)
+    for i, features in enumerate((64, 128)):
+      x = conv(features, (5, 5), strides=(2, 2), padding="SAME", name=f"Conv_{i}")(x)
       x = leaky_relu(x)
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    self.sow("intermediates", "features", x)  # for feature matching
     x = x.reshape((x.shape[0], -1))
     return nn.Dense(1)(x)[:, 0]

@@ -76,6 +76,7 @@ class MLPDiscriminator(nn.Module):
   batch_norm: bool = False
   minibatch_kernels: int = 0
   minibatch_kernel_dim: int = 5
+  axis_name: str | None = None  # batch-norm statistics across devices
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
@@ -83,7 +84,7 @@ class MLPDiscriminator(nn.Module):
     for width in self.hidden:
       x = nn.Dense(width)(x)
       if self.batch_norm:
-        x = nn.BatchNorm(use_running_average=not train)(x)
+        x = nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name)(x)
       x = nn.leaky_relu(x, negative_slope=0.2)
       if self.dropout_rate > 0:
         x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)

@@ -1,0 +1,50 @@
+"""The ResNet of Mescheder et al. (2018) on CelebA 64x64 with R1 (gamma 10).
+
+As in GAN_stability's defaults: the non-saturating ("standard") loss, R1 on
+real data with gamma = 10 (the step adds gamma/2 * ||grad_x D(x_real)||^2),
+RMSprop(1e-4, alpha 0.99, eps 1e-8) for both networks, batch 64, one D step
+per G step, latent size 256, nf = 64 capped at nf_max = 512, residual branches
+scaled by 0.1. CelebA comes from the stock tfds builder (center crop 140x140,
+resized to 64x64; see gan_jax.data.images), so the first run needs the network.
+
+As GAN_stability does, samples and evaluation use an exponential moving
+average of G (beta 0.999).
+
+`--config=experiments/resnet_celeba.py[:runlocal]`: runlocal shrinks the widths
+and the batch so a step (with the nested-grad penalty) takes seconds on a CPU.
+"""
+
+from __future__ import annotations
+
+from experiments import base
+
+
+def get_config(arg: str | None = None):
+  if arg not in (None, "", "runlocal"):
+    raise ValueError(f"Unknown config argument {arg!r}; valid choices: runlocal")
+  config = base.get_config()
+  config.dataset.name = "celeb_a"
+  config.dataset.source = "tfds"
+  config.dataset.batch_size = 64
+  config.model.name = "resnet"
+  config.model.latent_dim = 256
+  config.model.nf = 64
+  config.model.nf_max = 512
+  config.model.res_ratio = 0.1
+  config.objective = "non_saturating"
+  config.num_critic_steps = 1
+  config.penalty.update(name="r1", weight=10.0)
+  config.tricks.ema_decay = 0.999
+  for opt in (config.optimizer_g, config.optimizer_d):
+    opt.update(name="rmsprop", learning_rate=1e-4, decay=0.99, eps=1e-8)
+  config.eval.every_steps = 0  # No CelebA feature extractor in gan_jax.metrics yet.
+  config.train.num_steps = 100_000
+  config.train.log_every = 100
+  config.train.sample_every = 1000
+  config.train.checkpoint_every = 5000
+  if arg == "runlocal":
+    base.runlocal(config)
+    config.model.nf = 8
+    config.model.nf_max = 32
+    config.model.latent_dim = 16
+  return config

@@ -1,0 +1,341 @@
+"""Fast 2-D convolutions for CPU: patch extraction + one matmul.
+
+XLA's CPU convolution is slow for the weight gradient of strided convolutions
+and strided transposed convolutions (and slower still under nested `jax.grad`,
+as in WGAN-GP and R1). The layers here compute the same function as
+`flax.linen.Conv` / `flax.linen.ConvTranspose` with one matrix multiply whose
+gradients are matmuls too:
+
+  conv (im2col)           the kh*kw shifted (strided) slices of the padded
+                          input, concatenated on the channel axis
+                          [N, Ho*Wo, kh*kw*C], times the kernel [kh*kw*C, F].
+  transposed conv,        sub-pixel (phase) decomposition: output pixel
+  gather (im2col)         s*m + a only sees the input taps of phase a, so one
+                          patch tensor of the *input* grid [N*H*W, Th*Tw*C]
+                          times a kernel [Th*Tw*C, s*s*F] that holds each phase's
+                          taps (zeros elsewhere) gives all s*s phases, which a
+                          depth-to-space reshape interleaves. No zero-dilated
+                          input is built (that would be s*s times the work).
+  transposed conv,        x [N*H*W, C] times the kernel [C, kh*kw*F], then each
+  scatter (col2im)        of the kh*kw output slices is added, shifted, into its
+                          phase. Cheaper than the gather when kh*kw*F is small
+                          (e.g. a last layer with F = 1).
+
+Parameters are those of the flax layers (names `kernel` [kh, kw, C, F] and
+`bias` [F], same shapes and default initialisers), so a parameter tree from one
+implementation works in the other. Everything is plain `jax.numpy`, so it is
+differentiable to any order and works under `jit` and `vmap`.
+
+Implementations (`CONV_IMPLS`, the `model.conv_impl` config field):
+  xla             the stock flax layers.
+  im2col          every layer as patches + matmul (transposed: the cheaper of
+                  gather and scatter, by the size of the patch tensor).
+  im2col_strided  patches + matmul for strided layers only; stride-1 layers use
+                  XLA's convolution, which is as fast or faster there.
+
+Supported: 2-D, channels last, any number of leading batch axes (or none),
+'SAME' padding for both layers ('VALID' or explicit pads for `Conv`), no
+dilation or feature groups.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax.typing import Dtype, Initializer, PrecisionLike
+from jax import lax
+
+CONV_IMPLS = ("xla", "im2col", "im2col_strided")
+_DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
+Padding = str | Sequence[tuple[int, int]]
+
+
+def check_conv_impl(impl: str) -> str:
+  """Returns `impl` if it names an implementation.
+
+  Raises:
+    ValueError: listing the valid names.
+  """
+  if impl not in CONV_IMPLS:
+    raise ValueError(f"Unknown conv_impl {impl!r}; valid choices: {', '.join(CONV_IMPLS)}")
+  return impl
+
+
+def _pair(value: int | Sequence[int]) -> tuple[int, int]:
+  if isinstance(value, int):
+    return value, value
+  value = tuple(value)
+  if len(value) != 2:
+    raise ValueError(f"expected an int or 2 ints for a 2-D convolution, got {value}")
+  return value  # type: ignore[return-value]
+
+
+def _matmul(a: jax.Array, b: jax.Array, precision: PrecisionLike) -> jax.Array:
+  return jnp.matmul(a, b, precision=precision)
+
+
+def conv2d_im2col(x: jax.Array, kernel: jax.Array, strides: tuple[int, int],
+                  padding: Padding = "SAME", precision: PrecisionLike = None) -> jax.Array:
+  """`lax.conv_general_dilated` (NHWC, HWIO) as im2col + matmul.
+
+  Args:
+    x: input [N, H, W, C].
+    kernel: [kh, kw, C, F].
+    strides: (sh, sw).
+    padding: 'SAME', 'VALID' or ((top, bottom), (left, right)).
+    precision: passed to the matmul.
+
+  Returns:
+    [N, Ho, Wo, F], e.g. Ho = ceil(H / sh) for 'SAME'.
+  """
+  n, h, w, c = x.shape
+  kh, kw, _, f = kernel.shape
+  sh, sw = strides
+  if isinstance(padding, str):
+    padding = lax.padtype_to_pads((h, w), (kh, kw), strides, padding)
+  (pt, pb), (pl, pr) = padding
+  ho = (h + pt + pb - kh) // sh + 1
+  wo = (w + pl + pr - kw) // sw + 1
+  xp = jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+  # Two passes of strided slices (kw along W, then kh along H) instead of
+  # kh*kw: the same patches [N, Ho, Wo, kh*kw*C] with the (kh, kw, C) order of
+  # the kernel, but a much smaller graph (XLA compiles the nested gradients
+  # several times faster).
+  cols = jnp.concatenate([
+      lax.slice_in_dim(xp, j, j + sw * (wo - 1) + 1, sw, axis=2) for j in range(kw)], axis=3)
+  patches = jnp.concatenate([
+      lax.slice_in_dim(cols, i, i + sh * (ho - 1) + 1, sh, axis=1) for i in range(kh)], axis=3)
+  y = _matmul(patches.reshape(n * ho * wo, kh * kw * c), kernel.reshape(kh * kw * c, f),
+              precision)
+  return y.reshape(n, ho, wo, f)
+
+
+def conv_transpose_same_pads(kernel_size: int, stride: int) -> tuple[int, int]:
+  """Padding of the dilated input in `lax.conv_transpose(..., 'SAME')`.
+
+  `lax.conv_transpose` (transpose_kernel=False, flax's default) computes
+  y[o] = sum_k xd[o + k] w[k], with xd the input dilated by the stride and
+  padded by these (before, after) amounts; the output has H * stride rows.
+  """
+  pad_len = kernel_size + stride - 2
+  before = kernel_size - 1 if stride > kernel_size - 1 else math.ceil(pad_len / 2)
+  return before, pad_len - before
+
+
+def _phase_taps(kernel_size: int, stride: int) -> list[tuple[int, int, int]]:
+  """(tap k, output phase a, input offset d) for each kernel tap along one axis.
+
+  From o = s*n + before - k (see `conv_transpose_same_pads`): tap k feeds
+  output phase a = (before - k) mod s, and output row m of that phase reads
+  input row m + d with d = -((before - k) // s): y_a[m] += x[m + d] w[k].
+  """
+  before, _ = conv_transpose_same_pads(kernel_size, stride)
+  return [(k, (before - k) % stride, -((before - k) // stride)) for k in range(kernel_size)]
+
+
+def _offset_range(taps: list[tuple[int, int, int]]) -> tuple[int, int]:
+  """(lowest, highest) input offset d over the taps."""
+  return min(d for *_, d in taps), max(d for *_, d in taps)
+
+
+def _interleave_phases(phases: jax.Array) -> jax.Array:
+  """[N, H, W, sh, sw, F] -> [N, H*sh, W*sw, F] (depth to space)."""
+  n, h, w, sh, sw, f = phases.shape
+  return phases.transpose(0, 1, 3, 2, 4, 5).reshape(n, h * sh, w * sw, f)
+
+
+def conv_transpose2d_im2col(x: jax.Array, kernel: jax.Array, strides: tuple[int, int],
+                            precision: PrecisionLike = None) -> jax.Array:
+  """`lax.conv_transpose(x, kernel, strides, 'SAME')` by sub-pixel gather.
+
+  Args:
+    x: input [N, H, W, C].
+    kernel: [kh, kw, C, F] (flax's layout; not flipped).
+    strides: (sh, sw).
+    precision: passed to the matmul.
+
+  Returns:
+    [N, H*sh, W*sw, F].
+  """
+  n, h, w, c = x.shape
+  kh, kw, _, f = kernel.shape
+  sh, sw = strides
+  taps_h, taps_w = _phase_taps(kh, sh), _phase_taps(kw, sw)
+  (lo_h, hi_h), (lo_w, hi_w) = _offset_range(taps_h), _offset_range(taps_w)
+  th, tw = hi_h - lo_h + 1, hi_w - lo_w + 1
+  xp = jnp.pad(x, ((0, 0), (max(-lo_h, 0), max(hi_h, 0)), (max(-lo_w, 0), max(hi_w, 0)),
+                   (0, 0)))
+  off_h, off_w = max(-lo_h, 0) + lo_h, max(-lo_w, 0) + lo_w
+  # Window offsets lo..hi along W, then along H: patches [N, H, W, th*tw*C].
+  cols = jnp.concatenate([
+      lax.slice_in_dim(xp, off_w + j, off_w + j + w, axis=2) for j in range(tw)], axis=3)
+  patches = jnp.concatenate([
+      lax.slice_in_dim(cols, off_h + i, off_h + i + h, axis=1) for i in range(th)], axis=3)
+  patches = patches.reshape(n * h * w, th * tw * c)
+  # Merged kernel [th, tw, sh, sw] -> flat tap index of `kernel`, or the zero row.
+  index = np.full((th, tw, sh, sw), kh * kw, np.int32)
+  for k, a, d in taps_h:
+    for l, b, e in taps_w:
+      index[d - lo_h, e - lo_w, a, b] = k * kw + l
+  taps = jnp.concatenate([kernel.reshape(kh * kw, c, f), jnp.zeros((1, c, f), kernel.dtype)])
+  merged = taps[index.reshape(-1)].reshape(th, tw, sh, sw, c, f)
+  merged = merged.transpose(0, 1, 4, 2, 3, 5).reshape(th * tw * c, sh * sw * f)
+  y = _matmul(patches, merged, precision)
+  return _interleave_phases(y.reshape(n, h, w, sh, sw, f))
+
+
+def conv_transpose2d_col2im(x: jax.Array, kernel: jax.Array, strides: tuple[int, int],
+                            precision: PrecisionLike = None) -> jax.Array:
+  """`lax.conv_transpose(x, kernel, strides, 'SAME')` by matmul then scatter.
+
+  Args and returns as `conv_transpose2d_im2col`.
+  """
+  n, h, w, c = x.shape
+  kh, kw, _, f = kernel.shape
+  sh, sw = strides
+  z = _matmul(x.reshape(n * h * w, c), kernel.transpose(2, 0, 1, 3).reshape(c, kh * kw * f),
+              precision).reshape(n, h, w, kh, kw, f)
+  taps_h, taps_w = _phase_taps(kh, sh), _phase_taps(kw, sw)
+  # y_(a, b)[m, m'] += z[m + d, m' + e, k, l], summed over l along W first:
+  # u[:, :, m', b, k] = sum_(l in phase b) z[:, :, m' + e, k, l].
+  (lo_w, hi_w), (lo_h, hi_h) = _offset_range(taps_w), _offset_range(taps_h)
+  pad_w, pad_h = (max(0, -lo_w), max(0, hi_w)), (max(0, -lo_h), max(0, hi_h))
+  zp = jnp.pad(z, ((0, 0), (0, 0), pad_w, (0, 0), (0, 0), (0, 0)))
+  u = [_phase_sum([(zp[:, :, pad_w[0] + e:pad_w[0] + e + w, :, l, :]) for l, b_, e in taps_w
+                   if b_ == b], (n, h, w, kh, f), z.dtype) for b in range(sw)]
+  up = jnp.pad(jnp.stack(u, axis=3), ((0, 0), pad_h, (0, 0), (0, 0), (0, 0), (0, 0)))
+  # Then over k along H; [N, H, sh, W, sw, F] is already the interleaved order.
+  y = [_phase_sum([up[:, pad_h[0] + d:pad_h[0] + d + h, :, :, k, :] for k, a_, d in taps_h
+                   if a_ == a], (n, h, w, sw, f), z.dtype) for a in range(sh)]
+  return jnp.stack(y, axis=2).reshape(n, h * sh, w * sw, f)
+
+
+def _phase_sum(terms: list[jax.Array], shape: tuple[int, ...], dtype) -> jax.Array:
+  """Sum of `terms`, or zeros of `shape` when a phase gets no tap (stride > kernel)."""
+  return sum(terms[1:], terms[0]) if terms else jnp.zeros(shape, dtype)
+
+
+def _flatten_batch(x: jax.Array) -> tuple[jax.Array, tuple[int, ...]]:
+  """[*batch, H, W, C] -> ([N, H, W, C], batch shape); no batch axis is allowed."""
+  batch_shape = x.shape[:-3]
+  return x.reshape((-1, *x.shape[-3:])), batch_shape
+
+
+class Conv(nn.Module):
+  """Drop-in for `flax.linen.Conv` (2-D) with a selectable implementation.
+
+  Attributes:
+    features: output channels F.
+    kernel_size: (kh, kw) or an int.
+    strides: (sh, sw) or an int.
+    padding: 'SAME', 'VALID' or ((top, bottom), (left, right)).
+    use_bias: add a bias [F].
+    impl: one of `CONV_IMPLS` ('xla' calls `lax.conv_general_dilated`).
+    dtype, param_dtype, precision, kernel_init, bias_init: as in flax.
+  """
+  features: int
+  kernel_size: int | Sequence[int]
+  strides: int | Sequence[int] = 1
+  padding: Padding = "SAME"
+  use_bias: bool = True
+  impl: str = "im2col"
+  dtype: Dtype | None = None
+  param_dtype: Dtype = jnp.float32
+  precision: PrecisionLike = None
+  kernel_init: Initializer = nn.initializers.lecun_normal()
+  bias_init: Initializer = nn.initializers.zeros_init()
+
+  @nn.compact
+  def __call__(self, inputs: jax.Array) -> jax.Array:
+    """Convolves inputs [*batch, H, W, C] -> [*batch, Ho, Wo, F]."""
+    impl = check_conv_impl(self.impl)
+    kernel_size, strides = _pair(self.kernel_size), _pair(self.strides)
+    kernel = self.param("kernel", self.kernel_init,
+                        (*kernel_size, inputs.shape[-1], self.features), self.param_dtype)
+    bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+            if self.use_bias else None)
+    x, kernel, bias = nn.dtypes.promote_dtype(inputs, kernel, bias, dtype=self.dtype)
+    x, batch_shape = _flatten_batch(x)
+    if impl == "xla" or (impl == "im2col_strided" and strides == (1, 1)):
+      y = lax.conv_general_dilated(x, kernel, strides, self.padding,
+                                   dimension_numbers=_DIMENSION_NUMBERS,
+                                   precision=self.precision)
+    else:
+      y = conv2d_im2col(x, kernel, strides, self.padding, self.precision)
+    if bias is not None:
+      y = y + bias
+    return y.reshape((*batch_shape, *y.shape[1:]))
+
+
+class ConvTranspose(nn.Module):
+  """Drop-in for `flax.linen.ConvTranspose` (2-D, 'SAME', transpose_kernel=False).
+
+  Attributes:
+    features: output channels F.
+    kernel_size: (kh, kw) or an int.
+    strides: (sh, sw) or an int; the output is [H*sh, W*sw].
+    padding: only 'SAME'.
+    use_bias: add a bias [F].
+    impl: one of `CONV_IMPLS` ('xla' calls `lax.conv_transpose`).
+    dtype, param_dtype, precision, kernel_init, bias_init: as in flax.
+  """
+  features: int
+  kernel_size: int | Sequence[int]
+  strides: int | Sequence[int] = 1
+  padding: str = "SAME"
+  use_bias: bool = True
+  impl: str = "im2col"
+  dtype: Dtype | None = None
+  param_dtype: Dtype = jnp.float32
+  precision: PrecisionLike = None
+  kernel_init: Initializer = nn.initializers.lecun_normal()
+  bias_init: Initializer = nn.initializers.zeros_init()
+
+  @nn.compact
+  def __call__(self, inputs: jax.Array) -> jax.Array:
+    """Transposed-convolves inputs [*batch, H, W, C] -> [*batch, H*sh, W*sw, F]."""
+    impl = check_conv_impl(self.impl)
+    if self.padding != "SAME":
+      raise ValueError(f"ConvTranspose supports only padding='SAME', got {self.padding!r}")
+    kernel_size, strides = _pair(self.kernel_size), _pair(self.strides)
+    c = inputs.shape[-1]
+    kernel = self.param("kernel", self.kernel_init, (*kernel_size, c, self.features),
+                        self.param_dtype)
+    bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+            if self.use_bias else None)
+    x, kernel, bias = nn.dtypes.promote_dtype(inputs, kernel, bias, dtype=self.dtype)
+    x, batch_shape = _flatten_batch(x)
+    if impl == "xla" or (impl == "im2col_strided" and strides == (1, 1)):
+      y = lax.conv_transpose(x, kernel, strides, "SAME", dimension_numbers=_DIMENSION_NUMBERS,
+                             precision=self.precision)
+    else:
+      # Elements per input pixel of the tensor each method materialises.
+      gather = math.prod(hi - lo + 1 for lo, hi in (
+          _offset_range(_phase_taps(k, s)) for k, s in zip(kernel_size, strides)))
+      if math.prod(kernel_size) * self.features < gather * c:
+        y = conv_transpose2d_col2im(x, kernel, strides, self.precision)
+      else:
+        y = conv_transpose2d_im2col(x, kernel, strides, self.precision)
+    if bias is not None:
+      y = y + bias
+    return y.reshape((*batch_shape, *y.shape[1:]))
+
+
+def conv_modules(impl: str) -> tuple[Callable[..., nn.Module], Callable[..., nn.Module]]:
+  """(conv, conv_transpose) constructors for `impl`; 'xla' gives the flax ones.
+
+  Both are called as `cls(features, kernel_size, strides=..., padding=...,
+  use_bias=..., name=...)`.
+
+  Raises:
+    ValueError: unknown `impl`, listing the valid names.
+  """
+  if check_conv_impl(impl) == "xla":
+    return nn.Conv, nn.ConvTranspose
+  return functools.partial(Conv, impl=impl), functools.partial(ConvTranspose, impl=impl)
