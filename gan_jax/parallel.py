@@ -137,7 +137,8 @@ class StepRunner:
     if self.backend == "shard_map":
       return jax.device_put(state, NamedSharding(self.mesh, P()))
     if self.backend == "pmap":
-      return jax.device_put_replicated(state, self.devices)
+      # A leading device axis; pmap puts slice i on device i.
+      return jax.tree.map(lambda x: np.stack([np.asarray(x)] * self.num_devices), state)
     return state
 
   def unplace(self, state: GANState) -> GANState:
@@ -166,8 +167,7 @@ class StepRunner:
       return jax.device_put(batch, sharding)
     if self.backend == "pmap":
       b_axis = 2 if self.num_seeds > 1 else 1
-      parts = np.split(batch, self.num_devices, axis=b_axis)
-      return jax.device_put_sharded(list(parts), self.devices)
+      return np.stack(np.split(batch, self.num_devices, axis=b_axis))
     return batch
 
   def __call__(self, state: GANState, step: int) -> tuple[GANState, dict[str, jax.Array]]:
