@@ -213,8 +213,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
         if sample_now:
           write_samples(first_seed(host_state), latents, workdir, step, real=real_points)
         if eval_now:
-          seeds = [parallel.select_seed(host_state, i) for i in range(num_seeds)]
-          scores = [evaluator(s) for s in seeds] if num_seeds > 1 else [evaluator(host_state)]
+          scores = ([evaluator(parallel.select_seed(host_state, i)) for i in range(num_seeds)]
+                    if num_seeds > 1 else [evaluator(host_state)])
           scores = per_seed({k: [sc[k] for sc in scores] for k in scores[0]}, num_seeds)
           writer.write_scalars(step, scores, metadata=evaluator.info)
           logging.info("step %d eval: %s", step, ", ".join(

@@ -89,11 +89,10 @@ def _everything(module, params, x, weights):
   return out, grads, jax.grad(_gp, argnums=1)(module, params, x, weights)
 
 
-# The strided code of 'im2col_strided' is that of 'im2col' (its stride-1 layers
-# are XLA's); the DCGAN test below runs both.
+@pytest.mark.parametrize("impl", FAST_IMPLS)
 @pytest.mark.parametrize("kind,case", CASES)
-def test_values_and_gradients_match_flax(kind, case):
-  ref, fast, params, x, weights = _setup(kind, "im2col", case)
+def test_values_and_gradients_match_flax(kind, case, impl):
+  ref, fast, params, x, weights = _setup(kind, impl, case)
   # One compilation for both layers keeps the test fast.
   both = jax.jit(lambda p, x, w: (_everything(ref, p, x, w), _everything(fast, p, x, w)))
   (out_ref, (gp_ref, gx_ref), gp2_ref), (out_fast, (gp_fast, gx_fast), gp2_fast) = both(
@@ -107,6 +106,40 @@ def test_values_and_gradients_match_flax(kind, case):
   scale = max(float(jnp.abs(leaf).max()) for leaf in jax.tree.leaves(gp2_ref))
   assert scale > 0
   jax.tree.map(lambda a, b: _close(a / scale, b / scale, 1e-4), gp2_fast, gp2_ref)
+
+
+@pytest.mark.parametrize("kind", ["conv", "conv_transpose"])
+def test_stride_one_patch_functions_match_lax(kind):
+  """The layers send stride 1 to XLA under 'im2col'; the functions still work."""
+  rng = np.random.default_rng(1)
+  x = rng.standard_normal((2, 6, 7, 3)).astype(np.float32)
+  k = rng.standard_normal((5, 3, 3, 4)).astype(np.float32)
+  if kind == "conv":
+    fns = [lambda x, k: lax.conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=_DN),
+           lambda x, k: layers.conv2d_im2col(x, k, (1, 1), "SAME")]
+  else:
+    fns = [lambda x, k: lax.conv_transpose(x, k, (1, 1), "SAME", dimension_numbers=_DN),
+           lambda x, k: layers.conv_transpose2d_im2col(x, k, (1, 1)),
+           lambda x, k: layers.conv_transpose2d_col2im(x, k, (1, 1))]
+
+  def everything(f):
+    scalar = lambda x, k: jnp.sum(jnp.sin(f(x, k)))
+    gp = lambda k, x: jnp.sum(jax.grad(scalar)(x, k) ** 2)
+    return f(x, k), jax.grad(scalar, (0, 1))(x, k), jax.grad(gp)(k, x)
+  ref, *others = jax.jit(lambda: [everything(f) for f in fns])()
+  for other in others:
+    jax.tree.map(lambda a, b: _close(a, b, 1e-4), other, ref)
+
+
+def test_forward_mode_works_with_im2col_and_is_refused_by_xla_vjp():
+  ref, fast, params, x, _ = _setup("conv", "im2col", CONV_CASES[2])
+  tangent = np.ones_like(x)
+  _, t_ref = jax.jvp(lambda x: ref.apply({"params": params}, x), (x,), (tangent,))
+  _, t_fast = jax.jvp(lambda x: fast.apply({"params": params}, x), (x,), (tangent,))
+  _close(t_fast, t_ref, 1e-5)
+  vjp_layer = fast.clone(impl="xla_vjp")
+  with pytest.raises(TypeError, match="forward-mode"):
+    jax.jvp(lambda x: vjp_layer.apply({"params": params}, x), (x,), (tangent,))
 
 
 @pytest.mark.parametrize("kind", ["conv", "conv_transpose"])
@@ -154,10 +187,11 @@ def test_conv_other_paddings_equal_lax(padding):
   _close(fast, ref, 1e-5)
 
 
+@pytest.mark.parametrize("impl", FAST_IMPLS)
 @pytest.mark.parametrize("cls", [layers.Conv, layers.ConvTranspose])
-def test_vmap_and_extra_batch_axes(cls):
+def test_vmap_and_extra_batch_axes(cls, impl):
   """[2, 3, H, W, C] inputs, and vmap over single examples [H, W, C], equal [6, H, W, C]."""
-  layer = cls(4, (5, 5), strides=2, impl="im2col")
+  layer = cls(4, (5, 5), strides=2, impl=impl)
   x = np.random.default_rng(0).standard_normal((2, 3, 7, 6, 3)).astype(np.float32)
   params = jax.jit(layer.init)(jax.random.PRNGKey(1), x[0])
 
@@ -173,7 +207,7 @@ def test_vmap_and_extra_batch_axes(cls):
 
 
 def test_unknown_impl_lists_valid_names():
-  with pytest.raises(ValueError, match="xla, im2col, im2col_strided"):
+  with pytest.raises(ValueError, match="xla, im2col, xla_vjp"):
     layers.conv_modules("cudnn")
   with pytest.raises(ValueError, match="valid choices"):
     layers.Conv(4, (3, 3), impl="fft").init(jax.random.PRNGKey(0), jnp.ones((1, 4, 4, 1)))

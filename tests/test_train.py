@@ -96,7 +96,8 @@ def test_launch_rejects_unknown_config_key_and_model(tmp_path):
   model = subprocess.run(base_cmd + ["--config.model.name=resnet_typo"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
   assert model.returncode != 0
-  assert "Unknown model 'resnet_typo'; valid choices: dcgan28, mlp" in model.stderr
+  assert ("Unknown model 'resnet_typo'; valid choices: dcgan28, dcgan32, dcgan64, mlp, resnet"
+          in model.stderr)
 
 
 def test_warm_start_copies_weights_but_not_optimizer_or_step(tmp_path):

@@ -1,41 +1,40 @@
-"""Fast 2-D convolutions for CPU: patch extraction + one matmul.
+"""Fast 2-D convolutions for CPU, drop-in for flax's Conv and ConvTranspose.
 
-XLA's CPU convolution is slow for the weight gradient of strided convolutions
-and strided transposed convolutions (and slower still under nested `jax.grad`,
-as in WGAN-GP and R1). The layers here compute the same function as
-`flax.linen.Conv` / `flax.linen.ConvTranspose` with one matrix multiply whose
-gradients are matmuls too:
+XLA's CPU convolution runs a strided convolution and its first-order gradients
+fast, but the convolutions that its autodiff makes for the kernel gradient of a
+strided transposed convolution, and for the double backprop of WGAN-GP / R1
+through a strided convolution, run many times slower. Two remedies, selected
+by `impl` (the `model.conv_impl` config field, `CONV_IMPLS`):
 
-  conv (im2col)           the kh*kw shifted (strided) slices of the padded
-                          input, concatenated on the channel axis
-                          [N, Ho*Wo, kh*kw*C], times the kernel [kh*kw*C, F].
-  transposed conv,        sub-pixel (phase) decomposition: output pixel
-  gather (im2col)         s*m + a only sees the input taps of phase a, so one
-                          patch tensor of the *input* grid [N*H*W, Th*Tw*C]
-                          times a kernel [Th*Tw*C, s*s*F] that holds each phase's
-                          taps (zeros elsewhere) gives all s*s phases, which a
-                          depth-to-space reshape interleaves. No zero-dilated
-                          input is built (that would be s*s times the work).
+  xla      the stock flax layers (`conv_modules` returns nn.Conv /
+           nn.ConvTranspose).
+  im2col   strided layers as patch extraction + one matmul, whose gradients
+           are matmuls and slices too (stride-1 layers stay XLA convolutions,
+           which run at matmul speed). Plain `jax.numpy`: every autodiff mode.
+  xla_vjp  every layer an XLA convolution with custom VJPs (below) that use
+           XLA's fast first-order forms at every order of differentiation.
+           Fastest measured; reverse mode only (`jax.jvp` / `jacfwd` raise).
+
+The patch + matmul formulations:
+  conv (im2col)           the kh*kw shifted, strided windows of the padded
+                          input, concatenated on channels [N*Ho*Wo, kh*kw*C],
+                          times the kernel [kh*kw*C, F].
+  transposed conv,        sub-pixel (phase) decomposition: output pixel s*m + a
+  gather (im2col)         only sees the kernel taps of phase a, so one patch
+                          tensor of the *input* grid [N*H*W, Th*Tw*C] times a
+                          kernel [Th*Tw*C, sh*sw*F] holding each phase's taps
+                          (zeros elsewhere) gives all phases, interleaved by a
+                          depth-to-space reshape; no zero-dilated input (s*s
+                          times the work) is built.
   transposed conv,        x [N*H*W, C] times the kernel [C, kh*kw*F], then each
-  scatter (col2im)        of the kh*kw output slices is added, shifted, into its
-                          phase. Cheaper than the gather when kh*kw*F is small
-                          (e.g. a last layer with F = 1).
+  scatter (col2im)        tap's slice is added, shifted, into its phase; used
+                          when kh*kw*F < Th*Tw*C (e.g. a last layer, F = 1).
 
-Parameters are those of the flax layers (names `kernel` [kh, kw, C, F] and
-`bias` [F], same shapes and default initialisers), so a parameter tree from one
-implementation works in the other. Everything is plain `jax.numpy`, so it is
-differentiable to any order and works under `jit` and `vmap`.
-
-Implementations (`CONV_IMPLS`, the `model.conv_impl` config field):
-  xla             the stock flax layers.
-  im2col          every layer as patches + matmul (transposed: the cheaper of
-                  gather and scatter, by the size of the patch tensor).
-  im2col_strided  patches + matmul for strided layers only; stride-1 layers use
-                  XLA's convolution, which is as fast or faster there.
-
-Supported: 2-D, channels last, any number of leading batch axes (or none),
-'SAME' padding for both layers ('VALID' or explicit pads for `Conv`), no
-dilation or feature groups.
+Parameters are those of the flax layers (`kernel` [kh, kw, C, F], `bias` [F],
+same initialisers), so a parameter tree from one implementation works in the
+others. All work under `jit` and `vmap`, with any number of leading batch axes
+(or none). Supported: 2-D, channels last, 'SAME' padding for both layers
+('VALID' or explicit pads for `Conv`), no dilation or feature groups.
 """
 
 from __future__ import annotations
@@ -51,7 +50,7 @@ import numpy as np
 from flax.typing import Dtype, Initializer, PrecisionLike
 from jax import lax
 
-CONV_IMPLS = ("xla", "im2col", "im2col_strided")
+CONV_IMPLS = ("xla", "im2col", "xla_vjp")
 _DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
 Padding = str | Sequence[tuple[int, int]]
 
@@ -67,7 +66,9 @@ def check_conv_impl(impl: str) -> str:
   return impl
 
 
-def _pair(value: int | Sequence[int]) -> tuple[int, int]:
+def _pair(value: int | Sequence[int] | None) -> tuple[int, int]:
+  if value is None:  # flax's ConvTranspose default
+    return 1, 1
   if isinstance(value, int):
     return value, value
   value = tuple(value)
@@ -169,14 +170,12 @@ def conv_transpose2d_im2col(x: jax.Array, kernel: jax.Array, strides: tuple[int,
   taps_h, taps_w = _phase_taps(kh, sh), _phase_taps(kw, sw)
   (lo_h, hi_h), (lo_w, hi_w) = _offset_range(taps_h), _offset_range(taps_w)
   th, tw = hi_h - lo_h + 1, hi_w - lo_w + 1
-  xp = jnp.pad(x, ((0, 0), (max(-lo_h, 0), max(hi_h, 0)), (max(-lo_w, 0), max(hi_w, 0)),
-                   (0, 0)))
-  off_h, off_w = max(-lo_h, 0) + lo_h, max(-lo_w, 0) + lo_w
+  # lo <= 0 <= hi always (tap 0 has d <= 0, tap k-1 has d >= 0).
+  xp = jnp.pad(x, ((0, 0), (-lo_h, hi_h), (-lo_w, hi_w), (0, 0)))
   # Window offsets lo..hi along W, then along H: patches [N, H, W, th*tw*C].
-  cols = jnp.concatenate([
-      lax.slice_in_dim(xp, off_w + j, off_w + j + w, axis=2) for j in range(tw)], axis=3)
-  patches = jnp.concatenate([
-      lax.slice_in_dim(cols, off_h + i, off_h + i + h, axis=1) for i in range(th)], axis=3)
+  cols = jnp.concatenate([lax.slice_in_dim(xp, j, j + w, axis=2) for j in range(tw)], axis=3)
+  patches = jnp.concatenate([lax.slice_in_dim(cols, i, i + h, axis=1) for i in range(th)],
+                            axis=3)
   patches = patches.reshape(n * h * w, th * tw * c)
   # Merged kernel [th, tw, sh, sw] -> flat tap index of `kernel`, or the zero row.
   index = np.full((th, tw, sh, sw), kh * kw, np.int32)
@@ -205,20 +204,137 @@ def conv_transpose2d_col2im(x: jax.Array, kernel: jax.Array, strides: tuple[int,
   # y_(a, b)[m, m'] += z[m + d, m' + e, k, l], summed over l along W first:
   # u[:, :, m', b, k] = sum_(l in phase b) z[:, :, m' + e, k, l].
   (lo_w, hi_w), (lo_h, hi_h) = _offset_range(taps_w), _offset_range(taps_h)
-  pad_w, pad_h = (max(0, -lo_w), max(0, hi_w)), (max(0, -lo_h), max(0, hi_h))
-  zp = jnp.pad(z, ((0, 0), (0, 0), pad_w, (0, 0), (0, 0), (0, 0)))
-  u = [_phase_sum([(zp[:, :, pad_w[0] + e:pad_w[0] + e + w, :, l, :]) for l, b_, e in taps_w
-                   if b_ == b], (n, h, w, kh, f), z.dtype) for b in range(sw)]
-  up = jnp.pad(jnp.stack(u, axis=3), ((0, 0), pad_h, (0, 0), (0, 0), (0, 0), (0, 0)))
+  zp = jnp.pad(z, ((0, 0), (0, 0), (-lo_w, hi_w), (0, 0), (0, 0), (0, 0)))
+  u = [_phase_sum([zp[:, :, e - lo_w:e - lo_w + w, :, l, :] for l, b_, e in taps_w if b_ == b],
+                  (n, h, w, kh, f), z.dtype) for b in range(sw)]
+  up = jnp.pad(jnp.stack(u, axis=3), ((0, 0), (-lo_h, hi_h), (0, 0), (0, 0), (0, 0), (0, 0)))
   # Then over k along H; [N, H, sh, W, sw, F] is already the interleaved order.
-  y = [_phase_sum([up[:, pad_h[0] + d:pad_h[0] + d + h, :, :, k, :] for k, a_, d in taps_h
-                   if a_ == a], (n, h, w, sw, f), z.dtype) for a in range(sh)]
+  y = [_phase_sum([up[:, d - lo_h:d - lo_h + h, :, :, k, :] for k, a_, d in taps_h if a_ == a],
+                  (n, h, w, sw, f), z.dtype) for a in range(sh)]
   return jnp.stack(y, axis=2).reshape(n, h * sh, w * sw, f)
 
 
 def _phase_sum(terms: list[jax.Array], shape: tuple[int, ...], dtype) -> jax.Array:
   """Sum of `terms`, or zeros of `shape` when a phase gets no tap (stride > kernel)."""
   return sum(terms[1:], terms[0]) if terms else jnp.zeros(shape, dtype)
+
+
+# XLA convolutions with custom VJPs ('xla_vjp'). `_vjp_conv`, `_vjp_input_grad`
+# and `_vjp_kernel_grad` are closed under the VJP: each one's VJP is made of the
+# three, and each runs as XLA's first-order form (the forward convolution, or
+# its transpose in x or in the kernel, as `jax.linear_transpose` emits it),
+# which XLA runs fast; autodiff never sees a convolution it would transpose.
+# Static args: strides (sh, sw), padding ((t, b), (l, r)), precision.
+def _xla_conv(x, w, strides, padding, precision):
+  return lax.conv_general_dilated(x, w, strides, padding, dimension_numbers=_DIMENSION_NUMBERS,
+                                  precision=precision)
+
+
+def _linear_transpose(fn, shape, cotangent):
+  return jax.linear_transpose(fn, jax.ShapeDtypeStruct(shape, cotangent.dtype))(cotangent)[0]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _vjp_conv(x, w, strides, padding, precision):
+  """The forward convolution x [N, H, W, C], w [kh, kw, C, F] -> [N, Ho, Wo, F]."""
+  return _xla_conv(x, w, strides, padding, precision)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
+def _vjp_input_grad(g, w, x_shape, strides, padding, precision):
+  """The VJP of `_vjp_conv` w.r.t. x (shape x_shape) for output cotangent g."""
+  return _linear_transpose(lambda x: _xla_conv(x, w, strides, padding, precision), x_shape, g)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
+def _vjp_kernel_grad(x, g, w_shape, strides, padding, precision):
+  """The VJP of `_vjp_conv` w.r.t. w (shape w_shape) for output cotangent g."""
+  return _linear_transpose(lambda w: _xla_conv(x, w, strides, padding, precision), w_shape, g)
+
+
+def _conv_bwd(strides, padding, precision, residuals, g):
+  x, w = residuals
+  return (_vjp_input_grad(g, w, x.shape, strides, padding, precision),
+          _vjp_kernel_grad(x, g, w.shape, strides, padding, precision))
+
+
+def _input_grad_bwd(x_shape, strides, padding, precision, residuals, h):
+  g, w = residuals  # <h, input_grad(g, w)> = <conv(h, w), g>
+  return (_vjp_conv(h, w, strides, padding, precision),
+          _vjp_kernel_grad(h, g, w.shape, strides, padding, precision))
+
+
+def _kernel_grad_bwd(w_shape, strides, padding, precision, residuals, k):
+  x, g = residuals  # <k, kernel_grad(x, g)> = <conv(x, k), g>
+  return (_vjp_input_grad(g, k, x.shape, strides, padding, precision),
+          _vjp_conv(x, k, strides, padding, precision))
+
+
+_vjp_conv.defvjp(lambda x, w, *static: (_vjp_conv(x, w, *static), (x, w)), _conv_bwd)
+_vjp_input_grad.defvjp(lambda g, w, *static: (_vjp_input_grad(g, w, *static), (g, w)),
+                       _input_grad_bwd)
+_vjp_kernel_grad.defvjp(lambda x, g, *static: (_vjp_kernel_grad(x, g, *static), (x, g)),
+                        _kernel_grad_bwd)
+
+
+def _explicit_pads(in_hw, kernel_hw, strides, padding: Padding) -> tuple[tuple[int, int], ...]:
+  if isinstance(padding, str):
+    padding = lax.padtype_to_pads(in_hw, kernel_hw, strides, padding)
+  return tuple((int(lo), int(hi)) for lo, hi in padding)
+
+
+def conv2d_xla_vjp(x: jax.Array, kernel: jax.Array, strides: tuple[int, int],
+                   padding: Padding = "SAME", precision: PrecisionLike = None) -> jax.Array:
+  """`lax.conv_general_dilated` (NHWC, HWIO) with the custom VJPs above.
+
+  Args and returns as `conv2d_im2col`. Reverse-mode differentiable to any
+  order; forward mode (`jax.jvp`, `jax.jacfwd`) raises.
+  """
+  pads = _explicit_pads(x.shape[1:3], kernel.shape[:2], strides, padding)
+  return _vjp_conv(x, kernel, tuple(strides), pads, precision)
+
+
+def conv_transpose2d_xla_vjp(x: jax.Array, kernel: jax.Array, strides: tuple[int, int],
+                             precision: PrecisionLike = None) -> jax.Array:
+  """`lax.conv_transpose(x, kernel, strides, 'SAME')` with the custom VJPs above.
+
+  That is the input gradient of the 'SAME' convolution [N, H*sh, W*sw, F] ->
+  [N, H, W, C] whose kernel is `kernel` flipped in space, in/out swapped.
+  Args and returns as `conv_transpose2d_im2col`; reverse mode only.
+  """
+  n, h, w, _ = x.shape
+  flipped = jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
+  u_shape = (n, h * strides[0], w * strides[1], kernel.shape[-1])
+  pads = _explicit_pads(u_shape[1:3], flipped.shape[:2], strides, "SAME")
+  return _vjp_input_grad(x, flipped, u_shape, tuple(strides), pads, precision)
+
+
+def conv2d(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: Padding,
+           impl: str, precision: PrecisionLike = None) -> jax.Array:
+  """x [N, H, W, C] * kernel [kh, kw, C, F] -> [N, Ho, Wo, F] by `impl`."""
+  if check_conv_impl(impl) == "xla" or (impl == "im2col" and tuple(strides) == (1, 1)):
+    return _xla_conv(x, kernel, tuple(strides), padding, precision)
+  if impl == "im2col":
+    return conv2d_im2col(x, kernel, strides, padding, precision)
+  return conv2d_xla_vjp(x, kernel, strides, padding, precision)
+
+
+def conv_transpose2d(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], impl: str,
+                     precision: PrecisionLike = None) -> jax.Array:
+  """`lax.conv_transpose` 'SAME': x [N, H, W, C] -> [N, H*sh, W*sw, F] by `impl`."""
+  if check_conv_impl(impl) == "xla" or (impl == "im2col" and tuple(strides) == (1, 1)):
+    return lax.conv_transpose(x, kernel, strides, "SAME", dimension_numbers=_DIMENSION_NUMBERS,
+                              precision=precision)
+  if impl == "xla_vjp":
+    return conv_transpose2d_xla_vjp(x, kernel, strides, precision)
+  # Elements per input pixel that each formulation materialises.
+  (kh, kw, c, f), gather = kernel.shape, 1
+  for k, s in zip((kh, kw), strides):
+    lo, hi = _offset_range(_phase_taps(k, s))
+    gather *= hi - lo + 1
+  if kh * kw * f < gather * c:
+    return conv_transpose2d_col2im(x, kernel, strides, precision)
+  return conv_transpose2d_im2col(x, kernel, strides, precision)
 
 
 def _flatten_batch(x: jax.Array) -> tuple[jax.Array, tuple[int, ...]]:
@@ -262,12 +378,7 @@ class Conv(nn.Module):
             if self.use_bias else None)
     x, kernel, bias = nn.dtypes.promote_dtype(inputs, kernel, bias, dtype=self.dtype)
     x, batch_shape = _flatten_batch(x)
-    if impl == "xla" or (impl == "im2col_strided" and strides == (1, 1)):
-      y = lax.conv_general_dilated(x, kernel, strides, self.padding,
-                                   dimension_numbers=_DIMENSION_NUMBERS,
-                                   precision=self.precision)
-    else:
-      y = conv2d_im2col(x, kernel, strides, self.padding, self.precision)
+    y = conv2d(x, kernel, strides, self.padding, impl, self.precision)
     if bias is not None:
       y = y + bias
     return y.reshape((*batch_shape, *y.shape[1:]))
@@ -311,17 +422,7 @@ class ConvTranspose(nn.Module):
             if self.use_bias else None)
     x, kernel, bias = nn.dtypes.promote_dtype(inputs, kernel, bias, dtype=self.dtype)
     x, batch_shape = _flatten_batch(x)
-    if impl == "xla" or (impl == "im2col_strided" and strides == (1, 1)):
-      y = lax.conv_transpose(x, kernel, strides, "SAME", dimension_numbers=_DIMENSION_NUMBERS,
-                             precision=self.precision)
-    else:
-      # Elements per input pixel of the tensor each method materialises.
-      gather = math.prod(hi - lo + 1 for lo, hi in (
-          _offset_range(_phase_taps(k, s)) for k, s in zip(kernel_size, strides)))
-      if math.prod(kernel_size) * self.features < gather * c:
-        y = conv_transpose2d_col2im(x, kernel, strides, self.precision)
-      else:
-        y = conv_transpose2d_im2col(x, kernel, strides, self.precision)
+    y = conv_transpose2d(x, kernel, strides, impl, self.precision)
     if bias is not None:
       y = y + bias
     return y.reshape((*batch_shape, *y.shape[1:]))
