@@ -82,11 +82,20 @@ CASES = ([("conv", c) for c in CONV_CASES]
          + [("conv_transpose", c) for c in CONV_TRANSPOSE_CASES])
 
 
+def _param_grad_norm(module, params, x, weights):
+  """||grad_params f||^2, as in consensus optimisation (differentiates the kernel grad)."""
+  g = jax.grad(_scalar, argnums=1)(module, params, x, weights)
+  return sum(jnp.sum(leaf ** 2) for leaf in jax.tree.leaves(g))
+
+
 def _everything(module, params, x, weights):
-  """Output, d/d(params, x) of a scalar, and d/dparams ||d/dx scalar||^2."""
+  """Output, d/d(params, x) of a scalar, and second-order gradients: d/dparams
+  ||d/dx scalar||^2 and d/d(params, x) ||d/dparams scalar||^2."""
   out = module.apply({"params": params}, x)
   grads = jax.grad(_scalar, argnums=(1, 2))(module, params, x, weights)
-  return out, grads, jax.grad(_gp, argnums=1)(module, params, x, weights)
+  second = (jax.grad(_gp, argnums=1)(module, params, x, weights),
+            jax.grad(_param_grad_norm, argnums=(1, 2))(module, params, x, weights))
+  return out, grads, second
 
 
 @pytest.mark.parametrize("impl", FAST_IMPLS)
@@ -101,11 +110,12 @@ def test_values_and_gradients_match_flax(kind, case, impl):
   _close(out_fast, out_ref, 1e-5)
   jax.tree.map(lambda a, b: _close(a, b, 1e-4), gp_fast, gp_ref)
   _close(gx_fast, gx_ref, 1e-5)
-  # Second order: d/dparams ||grad_x f||^2 (double backprop, as in WGAN-GP),
-  # compared relative to its largest entry.
-  scale = max(float(jnp.abs(leaf).max()) for leaf in jax.tree.leaves(gp2_ref))
-  assert scale > 0
-  jax.tree.map(lambda a, b: _close(a / scale, b / scale, 1e-4), gp2_fast, gp2_ref)
+  # Second order (WGAN-GP's and consensus' double backprop), each leaf compared
+  # relative to its largest entry.
+  for a, b in zip(jax.tree.leaves(gp2_fast), jax.tree.leaves(gp2_ref)):
+    scale = float(jnp.abs(b).max())
+    assert scale > 0
+    _close(a / scale, b / scale, 1e-4)
 
 
 @pytest.mark.parametrize("kind", ["conv", "conv_transpose"])

@@ -14,10 +14,11 @@ Keras defaults are kept on purpose so numbers compare with the seed:
 LeakyReLU slope 0.3, batch-norm momentum 0.99 and epsilon 1e-3, 'SAME' padding.
 
 `conv_impl` picks how the (transposed) convolutions are computed (see
-`gan_jax.models.layers`): 'xla' uses the stock flax layers, the others
-patch extraction + matmul, which is much faster on CPU for the strided layers.
-Every implementation has the same parameter tree (layers keep flax's names
-Conv_i / ConvTranspose_i), so parameters and checkpoints are interchangeable.
+`gan_jax.models.layers`): 'xla' uses the stock flax layers; 'im2col' and
+'xla_vjp' avoid the convolutions XLA's CPU backend runs slowly (strided kernel
+gradients, double backprop), which roughly halves a train step on CPU. Every
+implementation has the same parameter tree (layers keep flax's names Conv_i /
+ConvTranspose_i), so parameters and checkpoints are interchangeable.
 """
 
 from __future__ import annotations
