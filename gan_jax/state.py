@@ -68,7 +68,10 @@ class GANState(flax.struct.PyTreeNode):
     variables = {"params": params, **_stats(self.g_batch_stats)}
     if use_running_average or not self.g_batch_stats:
       return self.generator.apply(variables, z, train=False)
-    out, _ = self.generator.apply(variables, z, train=True, mutable=["batch_stats"])
+    generator = self.generator
+    if getattr(generator, "axis_name", None):  # outside the data-parallel map
+      generator = generator.clone(axis_name=None)
+    out, _ = generator.apply(variables, z, train=True, mutable=["batch_stats"])
     return out
 
 
