@@ -209,11 +209,15 @@ def test_vmap_and_extra_batch_axes(cls, impl):
   def three_ways(params, x):
     flat = layer.apply(params, x.reshape(6, 7, 6, 3))
     per_example = jax.vmap(jax.vmap(lambda e: layer.apply(params, e)))(x)
-    return flat, per_example, layer.apply(params, x)
-  flat, per_example, nested = three_ways(params, x)
+    # Per-example input gradients under vmap equal the batched gradient.
+    scalar = lambda e: jnp.sum(jnp.sin(layer.apply(params, e)))
+    grads = (jax.vmap(jax.grad(scalar))(x[0]), jax.grad(scalar)(x[0]))
+    return flat, per_example, layer.apply(params, x), grads
+  flat, per_example, nested, (vmapped_grad, batched_grad) = three_ways(params, x)
   assert per_example.shape == nested.shape == (2, 3, *flat.shape[1:])
   _close(per_example.reshape(flat.shape), flat, 1e-5)
   _close(nested.reshape(flat.shape), flat, 1e-5)
+  _close(vmapped_grad, batched_grad, 1e-5)
 
 
 def test_unknown_impl_lists_valid_names():
@@ -244,7 +248,8 @@ def test_dcgan28_is_the_same_network_with_every_impl():
   z = jax.random.normal(jax.random.PRNGKey(0), (2, 100))
   x = jnp.tanh(jax.random.normal(jax.random.PRNGKey(1), (2, 28, 28, 1)))
   init = jax.jit(lambda g, d: (g.init(jax.random.PRNGKey(2), z, train=False),
-                               d.init(jax.random.PRNGKey(3), x, train=False)), static_argnums=(0, 1))
+                               d.init(jax.random.PRNGKey(3), x, train=False)),
+                 static_argnums=(0, 1))
   g_vars, d_vars = init(*nets["xla"])
   for impl in FAST_IMPLS:  # same tree (names, shapes) and initial values
     jax.tree.map(np.testing.assert_array_equal, init(*nets[impl]), (g_vars, d_vars))

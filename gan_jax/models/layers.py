@@ -360,7 +360,7 @@ class Conv(nn.Module):
   strides: int | Sequence[int] = 1
   padding: Padding = "SAME"
   use_bias: bool = True
-  impl: str = "im2col"
+  impl: str = "xla_vjp"
   dtype: Dtype | None = None
   param_dtype: Dtype = jnp.float32
   precision: PrecisionLike = None
@@ -401,7 +401,7 @@ class ConvTranspose(nn.Module):
   strides: int | Sequence[int] = 1
   padding: str = "SAME"
   use_bias: bool = True
-  impl: str = "im2col"
+  impl: str = "xla_vjp"
   dtype: Dtype | None = None
   param_dtype: Dtype = jnp.float32
   precision: PrecisionLike = None
