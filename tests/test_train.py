@@ -34,8 +34,11 @@ def test_runlocal_writes_checkpoint_samples_metrics_and_config(runlocal_config, 
   grid = np.asarray(Image.open(tmp_path / "samples" / samples[-1]))
   assert grid.ndim == 2 and grid.std() > 0  # a greyscale grid, not blank
   rows = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
-  assert [r["step"] for r in rows] == [2, 4]
-  assert all(np.isfinite(r["d/loss"]) and np.isfinite(r["g/loss"]) for r in rows)
+  train_rows = [r for r in rows if "d/loss" in r]
+  eval_rows = [r for r in rows if "eval/fid" in r]  # runlocal scores every 2 steps
+  assert [r["step"] for r in train_rows] == [2, 4] and [r["step"] for r in eval_rows] == [2, 4]
+  assert all(np.isfinite(r["d/loss"]) and np.isfinite(r["g/loss"]) for r in train_rows)
+  assert all(r["floor/fid"] < r["eval/fid"] for r in eval_rows)
   assert os.listdir(tmp_path / "tb")
   assert json.load(open(tmp_path / "config.json"))["train"]["num_steps"] == 4
 
@@ -48,8 +51,10 @@ def test_resume_matches_an_uninterrupted_run(runlocal_config, tmp_path):
   resumed = train.train_and_evaluate(runlocal_config, str(tmp_path / "resumed"))
   assert int(resumed.step) == int(straight.step) == 4
   _assert_same_params(resumed, straight)
-  rows = [json.loads(line)["step"] for line in open(tmp_path / "resumed" / "metrics.jsonl")]
-  assert rows == [2, 4]  # no duplicated or lost rows across the restart
+  rows = [json.loads(line) for line in open(tmp_path / "resumed" / "metrics.jsonl")]
+  # No duplicated or lost rows across the restart (a train and an eval row per log step).
+  assert [r["step"] for r in rows if "d/loss" in r] == [2, 4]
+  assert [r["step"] for r in rows if "eval/fid" in r] == [2, 4]
 
 
 def test_corrupt_checkpoint_is_named(runlocal_config, tmp_path):
