@@ -7,7 +7,7 @@ the list of valid names instead of silently falling back to a default.
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, Iterator, TypeVar
 
 T = TypeVar("T")
 

@@ -5,14 +5,10 @@ import os
 import subprocess
 import sys
 
-import jax
-import ml_collections
 import numpy as np
-import pytest
 
 from experiments import base, toy_ring
 from gan_jax import data, evaluation, train, viz
-from gan_jax.state import create_state
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
