@@ -67,6 +67,7 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.objective = "non_saturating"  # see gan_jax.losses.OBJECTIVES
   config.num_critic_steps = 1
+  config.share_latents = False  # k = 1: the G update reuses the D update's latents (and G pass)
   config.optimizer_g = optimizer_config()
   config.optimizer_d = optimizer_config()
   config.penalty = ml_collections.ConfigDict(dict(

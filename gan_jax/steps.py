@@ -15,6 +15,10 @@ paper's convention; GAN_stability's reg_param equals gamma/2 here), for every
 other penalty weight * penalty.
 RNG: `key = fold_in(state.rng, state.step)`, critic update i uses
 `fold_in(key, i)`, the generator update `fold_in(key, k)`.
+`config.share_latents` (k = 1): both updates use the latents drawn from
+`fold_in(key, k + 1)`, as PyTorch's DCGAN example does; the G update then
+sees the very fakes D was just trained on, and XLA computes G's forward pass
+once instead of twice.
 Data parallel (`axis_name` set, under shard_map / pmap; see `parallel.py`):
 each device holds a slice of the global batch; gradients, metrics and (through
 the models' batch norm `axis_name`) batch statistics are averaged over the
@@ -86,6 +90,9 @@ def _check_config(config: ml_collections.ConfigDict) -> None:
       raise ValueError(f"tricks.{field} must be >= 0, got {t[field]}")
   if t.label_smoothing >= 1:
     raise ValueError(f"tricks.label_smoothing must be < 1, got {t.label_smoothing}")
+  if config.share_latents and (config.num_critic_steps != 1 or t.unrolled_steps or t.consensus):
+    raise ValueError("share_latents needs num_critic_steps=1 and no unrolled_steps or consensus "
+                     "(the generator update must see the critic update's own fakes)")
   if t.unrolled_steps < 0:
     raise ValueError(f"tricks.unrolled_steps must be >= 0, got {t.unrolled_steps}")
   if config.model.minibatch_kernels and config.penalty.name != "none":
@@ -147,12 +154,15 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
   def noisy(x, key, std):
     return x + std * normal(key, x.shape) if t.instance_noise_std else x
 
-  def d_objective(state, d_params, g_params, real, key):
-    """D's objective (no penalty) with fresh fakes from g_params; differentiable
-    in both parameter sets. Returns (loss, (real_logits, fake_logits, d_stats,
-    fake))."""
+  def latents(key, batch_size, z):
+    return normal(key, (batch_size, latent_dim)) if z is None else z
+
+  def d_objective(state, d_params, g_params, real, key, z=None):
+    """D's objective (no penalty) with fakes G(z) from g_params (fresh latents
+    unless `z` is given); differentiable in both parameter sets. Returns
+    (loss, (real_logits, fake_logits, d_stats, fake))."""
     k_z, k_real, k_fake, k_nr, k_nf = jax.random.split(key, 5)
-    z = normal(k_z, (real.shape[0], latent_dim))
+    z = latents(k_z, real.shape[0], z)
     fake, _ = _apply(state.generator, g_params, state.g_batch_stats, z)
     std = noise_std(state)
     real_logits, stats = _apply(state.discriminator, d_params, state.d_batch_stats,
@@ -162,10 +172,11 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
     loss = objective_d_loss(real_logits, fake_logits).mean()
     return loss, (real_logits, fake_logits, stats, fake)
 
-  def g_objective(state, g_params, d_params, real, key):
-    """G's objective at (g_params, d_params). Returns (loss, new G batch stats)."""
+  def g_objective(state, g_params, d_params, real, key, z=None):
+    """G's objective at (g_params, d_params) (fresh latents unless `z` is given).
+    Returns (loss, new G batch stats)."""
     k_z, k_drop, k_noise, k_real = jax.random.split(key, 4)
-    z = normal(k_z, (real.shape[0], latent_dim))
+    z = latents(k_z, real.shape[0], z)
     fake, g_stats = _apply(state.generator, g_params, state.g_batch_stats, z)
     fake = noisy(fake, k_noise, noise_std(state))
     k_drop, k_real = device_key(k_drop), device_key(k_real)
@@ -187,13 +198,14 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
     g_field = jax.grad(lambda p: g_objective(state, p, d_params, real, k_g)[0])(g_params)
     return t.consensus * tricks.consensus_regularizer(g_field=g_field, d_field=d_field)
 
-  def d_update(state: GANState, real: jax.Array, key: jax.Array) -> tuple[GANState, Metrics]:
+  def d_update(state: GANState, real: jax.Array, key: jax.Array,
+               z: jax.Array | None = None) -> tuple[GANState, Metrics]:
     k_obj, k_pen, k_con = jax.random.split(key, 3)
 
     def loss_fn(d_params):
       g_params = jax.lax.stop_gradient(state.g_params)
       obj, (real_logits, fake_logits, stats, fake) = d_objective(
-          state, d_params, g_params, real, k_obj)
+          state, d_params, g_params, real, k_obj, z)
       total = obj
       pen = jnp.zeros(())
       if penalty_fn is not None:
@@ -232,7 +244,8 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
       d_params = optax.apply_updates(d_params, updates)
     return d_params
 
-  def g_update(state: GANState, batch: jax.Array, key: jax.Array) -> tuple[GANState, Metrics]:
+  def g_update(state: GANState, batch: jax.Array, key: jax.Array,
+               z: jax.Array | None = None) -> tuple[GANState, Metrics]:
     k_obj, k_unroll, k_con = jax.random.split(key, 3)
     real = batch[-1]
 
@@ -240,7 +253,7 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
       d_params = state.d_params
       if t.unrolled_steps:
         d_params = unrolled_d_params(state, g_params, batch, k_unroll)
-      loss, g_stats = g_objective(state, g_params, d_params, real, k_obj)
+      loss, g_stats = g_objective(state, g_params, d_params, real, k_obj, z)
       total = loss
       if t.historical_averaging:
         total += t.historical_averaging * tricks.sq_distance(g_params, state.g_history)
@@ -266,14 +279,18 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
     penalties.check_penalty_compatible(
         {"params": state.d_params, "batch_stats": state.d_batch_stats}, config.penalty.name)
     key = jax.random.fold_in(state.rng, state.step)
+    z = None
+    if config.share_latents:
+      # One G forward pass for both updates: XLA merges the identical ones.
+      z = normal(jax.random.fold_in(key, num_critic_steps + 1), (batch.shape[1], latent_dim))
     d_metrics = []
     # A Python loop (unrolled at trace time): k is small, and lax.scan over the
     # critic steps was far slower with XLA's CPU convolutions.
     for i in range(num_critic_steps):
-      state, m = d_update(state, batch[i], jax.random.fold_in(key, i))
+      state, m = d_update(state, batch[i], jax.random.fold_in(key, i), z)
       d_metrics.append(m)
     metrics = jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *d_metrics)
-    state, g_metrics = g_update(state, batch, jax.random.fold_in(key, num_critic_steps))
+    state, g_metrics = g_update(state, batch, jax.random.fold_in(key, num_critic_steps), z)
     if state.g_history is not None:
       # Means over the parameters after updates 0..step (initial ones included).
       count = state.step + 1

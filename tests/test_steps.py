@@ -135,3 +135,48 @@ def test_unknown_objective_and_penalty_list_choices():
     steps.make_train_step(_ring_config("nonsaturating"))
   with pytest.raises(ValueError, match="valid choices:.*wgan_gp"):
     steps.make_train_step(_ring_config(**{"penalty.name": "gp"}))
+
+
+def test_shared_latents_step_equals_manual_updates():
+  """share_latents: D trains on G(z), then G descends on D_new(G(z)) with the same z."""
+  lr = 0.05
+  config = _ring_config(share_latents=True, **{
+      "optimizer_d.name": "sgd", "optimizer_d.learning_rate": lr,
+      "optimizer_g.name": "sgd", "optimizer_g.learning_rate": lr})
+  state = create_state(config, sample_shape=(2,))
+  batch = data.get_dataset(config.dataset).batch_at(0, seed=0, num_critic_steps=1)
+  new_state, _ = jax.jit(steps.make_train_step(config))(state, batch)
+  key = jax.random.fold_in(jax.random.fold_in(state.rng, 0), 2)  # fold_in(key, k + 1)
+  z = jax.random.normal(key, (64, config.model.latent_dim))
+  g, d = state.generator, state.discriminator
+  gen = lambda p: g.apply({"params": p}, z, train=True)
+  dis = lambda p, x: d.apply({"params": p}, x, train=True)
+
+  def d_loss(p):
+    return jnp.mean(jax.nn.softplus(-dis(p, batch[0])) + jax.nn.softplus(dis(p, gen(state.g_params))))
+
+  d_new = jax.tree.map(lambda p, q: p - lr * q, state.d_params, jax.grad(d_loss)(state.d_params))
+  g_loss = lambda p: jnp.mean(jax.nn.softplus(-dis(d_new, gen(p))))
+  g_new = jax.tree.map(lambda p, q: p - lr * q, state.g_params, jax.grad(g_loss)(state.g_params))
+  for got, want in ((new_state.d_params, d_new), (new_state.g_params, g_new)):
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), got, want)
+
+
+def test_shared_latents_compute_the_generator_forward_once():
+  def flops(config):
+    state = create_state(config, sample_shape=(2,))
+    batch = jnp.zeros((1, 64, 2))
+    cost = jax.jit(steps.make_train_step(config)).lower(state, batch).compile().cost_analysis()
+    return (cost[0] if isinstance(cost, (list, tuple)) else cost)["flops"]
+
+  config = _ring_config()
+  config.model.g_hidden = (512, 512)   # G dominates, so the saving is visible
+  fresh = flops(config)
+  config.share_latents = True
+  g_forward = 2 * 64 * (config.model.latent_dim * 512 + 512 * 512 + 512 * 2)
+  assert flops(config) < fresh - 0.8 * g_forward
+
+
+def test_shared_latents_need_one_critic_step():
+  with pytest.raises(ValueError, match="share_latents"):
+    steps.make_train_step(_ring_config("wasserstein", num_critic_steps=2, share_latents=True))
