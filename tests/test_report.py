@@ -1,0 +1,225 @@
+"""The report (experiments/report.py): aggregation over seeds, claim rules,
+divergence bookkeeping, reuse of finished runs, and a smoke run of every section."""
+
+import math
+import os
+
+import ml_collections
+import numpy as np
+import pytest
+
+from experiments import report, report_lib as lib, report_sections
+from experiments.report_lib import Run
+from gan_jax import train, viz
+
+
+def _vmapped(name="a", fids=((30.0, 20.0, 10.0), (40.0, 30.0, 20.0)), steps=(10, 20, 30)):
+  """A fabricated 2-seed vmapped run: per-seed eval/fid and d/loss = -fid."""
+  rows = []
+  for j, step in enumerate(steps):
+    per_seed = [f[j] for f in fids]
+    rows.append({"step": step, "d/loss": -np.mean(per_seed),
+                 **{f"d/loss/seed_{i}": -v for i, v in enumerate(per_seed)}})
+    rows.append({"step": step, "eval/fid": np.mean(per_seed), "floor/fid": 2.0,
+                 **{f"eval/fid/seed_{i}": v for i, v in enumerate(per_seed)},
+                 **{f"floor/fid/seed_{i}": 2.0 for i in range(len(fids))}, "extractor": "x"})
+  return Run(name, "/nonexistent", tuple(range(len(fids))), steps[-1], rows=rows)
+
+
+def _single(seed, fids, steps=(10, 20, 30), status="done"):
+  rows = [{"step": s, "eval/fid": v, "floor/fid": 2.5} for s, v in zip(steps, fids)]
+  return Run("a", "/nonexistent", (seed,), steps[-1], rows=rows, status=status)
+
+
+def test_series_stacks_vmapped_and_single_seed_runs():
+  steps, values = lib.series([_vmapped(), _single(2, (5.0, 4.0, 3.0))], "eval/fid")
+  np.testing.assert_array_equal(steps, [10, 20, 30])
+  np.testing.assert_array_equal(values, [[30, 20, 10], [40, 30, 20], [5, 4, 3]])
+  assert lib.seed_values({"eval/fid": 7.0}, "eval/fid") == [7.0]
+  assert lib.seed_values({"d/loss": 1.0}, "eval/fid") == []
+
+
+def test_final_values_and_summaries_skip_unfinished_runs():
+  diverged = _single(3, (9.0, 8.0), steps=(10, 20), status="diverged")
+  diverged.num_steps = 30
+  runs = [_vmapped(), _single(2, (5.0, 4.0, 3.0)), diverged]
+  final = lib.final_values(runs, "eval/fid")
+  np.testing.assert_array_equal(final[:3], [10, 20, 3])
+  assert math.isnan(final[3])
+  assert lib.fmt(final, digits=1) == f"11.0 ± {np.std([10, 20, 3], ddof=1):.1f} [3/4 seeds]"
+  np.testing.assert_allclose(lib.curve_summary(runs[:1], "eval/fid", reduce="mean"), [20, 30])
+  np.testing.assert_allclose(lib.curve_summary(runs[:1], "eval/fid", reduce="min"), [10, 20])
+  floors = report_sections.floor_values([runs[:2]], "fid")
+  np.testing.assert_array_equal(floors, [2.0, 2.0, 2.5])
+
+
+def test_correlations():
+  x = np.arange(6.0)
+  assert lib.correlation(x, np.exp(x), method="spearman") == pytest.approx(1.0)
+  assert lib.correlation(x, np.exp(x), method="pearson") < 0.95
+  assert lib.correlation(x, -x**3, method="spearman") == pytest.approx(-1.0)
+  assert math.isnan(lib.correlation(x[:2], x[:2], method="pearson"))
+  assert math.isnan(lib.correlation(x, np.ones(6), method="spearman"))
+  with pytest.raises(ValueError, match="kendall"):
+    lib.correlation(x, x, method="kendall")
+  # Ties share the mean rank: Spearman of [0, 0, 1] with [1, 2, 3] is Pearson of
+  # the ranks [0.5, 0.5, 2] and [0, 1, 2].
+  expected = np.corrcoef([0.5, 0.5, 2], [0, 1, 2])[0, 1]
+  assert lib.correlation(np.array([0.0, 0, 1]), np.array([1.0, 2, 3]),
+                         method="spearman") == pytest.approx(expected)
+
+
+def test_loss_quality_correlation_per_seed():
+  run = _vmapped(fids=((50.0, 40, 45, 20, 10), (60.0, 30, 35, 25, 5)), steps=(1, 2, 3, 4, 5))
+  # -d/loss equals FID by construction: a perfect positive correlation per seed.
+  np.testing.assert_allclose(lib.loss_quality_correlation([run], method="spearman"), [1, 1])
+  assert np.isnan(lib.loss_quality_correlation([run], method="spearman", min_points=6)).all()
+  flat = _vmapped(fids=((50.0, 40, 45, 20, 10),), steps=(1, 2, 3, 4, 5))
+  for row in flat.rows:
+    if "d/loss" in row:
+      row["d/loss"] = row["d/loss/seed_0"] = 1.0
+  assert np.isnan(lib.loss_quality_correlation([flat], method="pearson")).all()
+
+
+def test_compare_and_claim_extreme():
+  low, high = np.array([1.0, 1.1, 0.9]), np.array([5.0, 5.1, 4.9])
+  assert lib.compare(high, low, higher_is_better=True) == 1
+  assert lib.compare(high, low, higher_is_better=False) == -1
+  assert lib.compare(low, low + 0.05, higher_is_better=True) == 0
+  assert lib.compare(high[:1], low, higher_is_better=True) == 0  # one seed decides nothing
+  groups = {"a": high, "b": low, "c": low + 0.05}
+  assert lib.claim_extreme(groups, ["a"], best=True, higher_is_better=True)[0] == lib.AGREES
+  assert lib.claim_extreme(groups, ["b"], best=True, higher_is_better=True)[0] == lib.DISAGREES
+  assert lib.claim_extreme(groups, ["b"], best=False,
+                           higher_is_better=True)[0] == lib.INCONCLUSIVE  # b ~ c
+  assert lib.claim_extreme(groups, ["b", "c"], best=False,
+                           higher_is_better=True)[0] == lib.AGREES
+  assert lib.claim_extreme({**groups, "a": np.array([5.0, np.nan, np.nan])}, ["a"], best=True,
+                           higher_is_better=True)[0] == lib.INCONCLUSIVE
+
+
+def test_claim_tracking_and_divergence():
+  rhos = {"wgan": np.array([0.9, 0.8]), "wgan_gp": np.array([0.7, 0.6]),
+          "dcgan": np.array([0.1, -0.2])}
+  kw = dict(tracking=("wgan", "wgan_gp"), not_tracking=("dcgan",))
+  assert lib.claim_tracking(rhos, **kw)[0] == lib.AGREES
+  assert lib.claim_tracking({**rhos, "dcgan": np.array([0.9, 0.9])}, **kw)[0] == lib.DISAGREES
+  assert lib.claim_tracking({**rhos, "wgan": np.array([0.1, 0.2])}, **kw)[0] == lib.DISAGREES
+  assert lib.claim_tracking({**rhos, "wgan": np.full(2, np.nan)}, **kw)[0] == lib.INCONCLUSIVE
+  cold_bad = [Run("kl", "", (0, 1, 2), 10, status="diverged", stop_step=4)]
+  cold_ok = [Run("kl", "", (0, 1, 2), 10)]
+  warm_ok = [Run("w", "", (s,), 10) for s in range(3)]
+  assert lib.claim_divergence(cold_bad, warm_ok)[0] == lib.AGREES
+  assert lib.claim_divergence(cold_ok, warm_ok)[0] == lib.DISAGREES
+  assert lib.claim_divergence(cold_bad, warm_ok[:2] + cold_bad)[0] == lib.INCONCLUSIVE
+  assert lib.status_text(cold_bad + warm_ok) == "3/6 finished; seed 0,1,2 diverged at step 4"
+
+
+def test_markdown_table_and_step_flags():
+  assert lib.markdown_table(["a", "b"], [["1", "2"]]) == "| a | b |\n|---|---|\n| 1 | 2 |\n"
+  with pytest.raises(ValueError, match="cells"):
+    lib.markdown_table(["a", "b"], [["1"]])
+  assert report.parse_steps(["dcgan=300", "50"]) == {"dcgan": 300, "*": 50}
+  assert report.steps_for({"dcgan": 300, "*": 50}, "wgan") == 50
+  with pytest.raises(ValueError, match="wgan"):
+    report.steps_for({"dcgan": 300}, "wgan")
+
+
+class _NoCheckpoints:
+  def latest_step(self):
+    return None
+
+  def path(self, step):
+    return f"<none: {step}>"
+
+
+def test_divergence_is_recorded_and_not_retrained(tmp_path, monkeypatch):
+  # The message of the loop's own non-finite check, parsed back to its step.
+  with pytest.raises(train.NonFiniteLossError) as info:
+    train._check_finite([{"d/loss": 1.0}, {"d/loss": float("nan")}], 16, _NoCheckpoints())  # pylint: disable=protected-access
+  assert lib.nonfinite_step(str(info.value)) == 17
+  calls = []
+
+  def fake_train(config, workdir):
+    calls.append(workdir)
+    raise info.value
+
+  monkeypatch.setattr(train, "train_and_evaluate", fake_train)
+  config = ml_collections.ConfigDict({"num_critic_steps": 1, "dataset": {"batch_size": 8}})
+  run = report.execute(Run("kl", str(tmp_path), (0,), 40), config)
+  assert (run.status, run.stop_step, run.reused) == ("diverged", 17, False)
+  again = report.execute(Run("kl", str(tmp_path), (0,), 40), config)
+  assert (again.status, again.stop_step, again.reused) == ("diverged", 17, True)
+  assert len(calls) == 1
+
+
+def _section_run(tmp_path, algo, *, score, wasserstein, seeds=3):
+  """A finished fabricated vmapped run: FID falls 60 -> 10 over 6 evaluations;
+  -d/loss equals FID for a Wasserstein critic, and zigzags for DCGAN."""
+  workdir = tmp_path / algo
+  (workdir / "samples").mkdir(parents=True)
+  (workdir / "config.json").write_text(f'{{"num_critic_steps": {5 if wasserstein else 1}}}')
+  for step in (20, 60):
+    viz.save_image_grid(str(workdir / "samples" / f"step_{step:07d}.png"),
+                        np.linspace(-1, 1, 4 * 28 * 28).reshape(4, 28, 28, 1))
+  zigzag = [1.0, 3.0, 5.0, 6.0, 4.0, 2.0]
+  rows = []
+  for j, step in enumerate(range(10, 70, 10)):
+    fid = [60.0 - 10 * j + s for s in range(seeds)]
+    loss = [-f if wasserstein else -zigzag[j] for f in fid]
+    per = lambda key, vals: {key: float(np.mean(vals)),
+                             **{f"{key}/seed_{i}": v for i, v in enumerate(vals)}}
+    rows.append({"step": step, **per("d/loss", loss)})
+    rows.append({"step": step, **per("eval/fid", fid),
+                 **per("eval/score", [score + 0.01 * s for s in range(seeds)]),
+                 **per("eval/precision", [0.5] * seeds), **per("eval/recall", [0.1] * seeds),
+                 **{f"floor/{k}": 1.0 for k in ("fid", "score", "precision", "recall")}})
+  return Run(f"mnist_5k/{algo}", str(workdir), tuple(range(seeds)), 60, rows=rows)
+
+
+def test_seed000_section_tables_figures_and_claims(tmp_path):
+  cells = {("mnist_5k", "dcgan"): [_section_run(tmp_path, "dcgan", score=5.0, wasserstein=False)],
+           ("mnist_5k", "wgan"): [_section_run(tmp_path, "wgan", score=3.0, wasserstein=True)],
+           ("mnist_5k", "wgan_gp"): [_section_run(tmp_path, "wgan_gp", score=7.0,
+                                                  wasserstein=True)]}
+  folder = tmp_path / "seed000"
+  section = report_sections.seed000_section(None, str(folder), cells)
+  verdicts = [v for _, v, _ in section.claims]
+  assert verdicts == [lib.AGREES, lib.AGREES, lib.AGREES], section.claims
+  assert "| wgan_gp | 60 | 5 | 7.01 ± 0.01 | 7.01 ± 0.01 | 7.01 ± 0.01 | 11.0 ± 1.0 |" in (
+      section.markdown)
+  assert "| real-vs-real floor |" in section.markdown
+  assert "](curves_mnist_5k.png)" in (folder / "seed000.md").read_text()
+  for png in ("curves_mnist_5k.png", "loss_vs_fid_mnist_5k.png", "samples_mnist_5k.png"):
+    assert os.path.getsize(folder / png) > 1000, png
+  # Swap the scores of WGAN and WGAN-GP: both score claims turn.
+  cells[("mnist_5k", "wgan")] = [_section_run(tmp_path / "b", "wgan", score=9.0,
+                                              wasserstein=True)]
+  section = report_sections.seed000_section(None, str(tmp_path / "b"), cells)
+  assert [v for _, v, _ in section.claims][:2] == [lib.DISAGREES, lib.DISAGREES]
+
+
+def test_smoke_report_trains_reuses_and_writes_readme(tmp_path):
+  opts = report.Options(out=str(tmp_path), sections=("dirac", "seed004"), seeds=2,
+                        seed004_algos=("fgan_kl_warm",), command="test").smoke_version()
+  sections = report.make_report(opts)
+  assert [s.name for s in sections] == ["dirac", "seed004"]
+  runs = [r for _, r in sections[1].runs]
+  # The warm-started cell needs one run per seed, each from that seed's JS warm-up run.
+  assert [(r.name, r.seeds) for r in runs] == [("fgan_js_warmup", (0,)), ("fgan_js_warmup", (1,)),
+                                               ("fgan_kl_warm", (0,)), ("fgan_kl_warm", (1,))]
+  assert all(r.status == "done" and not r.reused for r in runs), [r.status for r in runs]
+  final_fid = lib.final_values(runs[2:], "eval/fid")
+  assert final_fid.shape == (2,) and np.isfinite(final_fid).all()
+  readme = (tmp_path / "README.md").read_text()
+  for text in ("## Seed 004", "## Mescheder", "Verdicts (deterministic", "real-vs-real floor",
+               "Compute: ", "| fgan_kl_warm | fgan_kl | 4 (+4 JS warm-up) |"):
+    assert text in readme, text
+  assert all(v in (lib.AGREES, lib.DISAGREES, lib.INCONCLUSIVE)
+             for s in sections for _, v, _ in s.claims)
+  for png in ("seed004/fid.png", "seed004/samples.png", "dirac/dynamics/dirac_gan.png"):
+    assert os.path.getsize(tmp_path / png) > 1000, png
+  again = report.make_report(opts)
+  assert all(r.reused for _, r in again[1].runs)
+  np.testing.assert_array_equal(lib.final_values([r for _, r in again[1].runs][2:], "eval/fid"),
+                                final_fid)
