@@ -13,7 +13,10 @@ exactly as `gan_jax.steps.make_train_step` builds it for training:
 | wgan_gp | wasserstein    | 5 | Adam 1e-4, b1 0.5, b2 0.9  | GP lambda 10            |
 | r1      | non_saturating | 1 | Adam 2e-4, b1 0.5          | R1 gamma 10             |
 
-These are the steps of ../shared/peers/torch_dcgan_bench.py. Real batches come
+These are the steps of ../shared/peers/torch_dcgan_bench.py; ns and r1 share
+one G(z) between the D and G updates as the peer does by default
+(`config.share_latents`; `--noshare_latents` compares with its `--fresh-z`).
+Real batches come
 from a fixed pool of uniform noise in [-1, 1] (speed, not training). Timing:
 `--warmup` untimed steps after compilation, then the median of `--steps` steps,
 each ended by block_until_ready; the state is donated as in training.
@@ -60,10 +63,20 @@ _TORCH_PYTHON = flags.DEFINE_string("torch_python", "", "Python with torch: run 
 _PEER = flags.DEFINE_string("peer", PEER, "The PyTorch peer script.")
 _TORCH_THREADS = flags.DEFINE_integer("torch_threads", 0, "Peer threads (0 = CPU count).")
 _OUTPUT = flags.DEFINE_string("output", "", "Also write the markdown table here.")
+_SHARE = flags.DEFINE_bool("share_latents", True, "ns / r1: one G(z) for both updates (the "
+                           "peer's default); --noshare_latents: fresh z (the peer's --fresh-z).")
+_XLA_FLAGS = flags.DEFINE_string("xla_flags", "", "Appended to XLA_FLAGS before JAX starts, "
+                                 "e.g. --xla_cpu_use_xnnpack=true.")
 
 
-def objective_config(name: str, *, batch_size: int, conv_impl: str) -> ml_collections.ConfigDict:
-  """The seed-000 config of one benchmark objective (see the module docstring)."""
+def objective_config(name: str, *, batch_size: int, conv_impl: str,
+                     share_latents: bool = True) -> ml_collections.ConfigDict:
+  """The seed-000 config of one benchmark objective (see the module docstring).
+
+  With `share_latents` the k = 1 steps (ns, r1) draw one z for both updates, so
+  G's forward pass is shared, as in the peer's default; without it they draw
+  fresh latents for the G update (the peer's `--fresh-z`).
+  """
   if name not in TORCH_NAMES:
     raise ValueError(f"Unknown objective {name!r}; valid choices: {', '.join(TORCH_NAMES)}")
   algo = {"ns": "dcgan", "r1": "dcgan"}.get(name, name)
@@ -72,6 +85,7 @@ def objective_config(name: str, *, batch_size: int, conv_impl: str) -> ml_collec
     config.penalty.update(name="r1", weight=10.0)
   config.dataset.batch_size = batch_size
   config.model.conv_impl = conv_impl
+  config.share_latents = share_latents and config.num_critic_steps == 1
   return config
 
 
@@ -143,7 +157,7 @@ def time_peer(name: str, *, batch_size: int, steps_: int, warmup: int) -> float:
   threads = _TORCH_THREADS.value or os.cpu_count()
   cmd = [_TORCH_PYTHON.value, _PEER.value, "--objective", TORCH_NAMES[name],
          "--batch-size", str(batch_size), "--steps", str(steps_), "--warmup", str(warmup),
-         "--threads", str(threads), "--quiet"]
+         "--threads", str(threads), "--quiet"] + ([] if _SHARE.value else ["--fresh-z"])
   out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
   match = re.search(r"ms_per_step=([0-9.]+)", out)
   if not match:
@@ -172,6 +186,8 @@ def table(rows: list[dict], *, peak: float, with_peer: bool) -> str:
 
 def main(argv):
   del argv
+  if _XLA_FLAGS.value:  # read when the backend starts, on first use below
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_XLA_FLAGS.value}".strip()
   for name in _OBJECTIVES.value:
     if name not in TORCH_NAMES:
       raise ValueError(
@@ -187,7 +203,8 @@ def main(argv):
   rows = []
   for name in _OBJECTIVES.value:
     for batch in map(int, _BATCH_SIZES.value):
-      config = objective_config(name, batch_size=batch, conv_impl=_CONV_IMPL.value)
+      config = objective_config(name, batch_size=batch, conv_impl=_CONV_IMPL.value,
+                                share_latents=_SHARE.value)
       row = dict(name=name, batch=batch, k=config.num_critic_steps,
                  **time_step(config, steps_=_STEPS.value, warmup=_WARMUP.value))
       msg = f"{name} b{batch}: {row['ms']:.1f} ms/step (compile {row['compile_s']:.1f} s)"
@@ -198,6 +215,7 @@ def main(argv):
       print(msg, flush=True)
       rows.append(row)
   text = (f"{device.platform} ({device.device_kind}), conv_impl={_CONV_IMPL.value}, "
+          f"share_latents={_SHARE.value}, XLA_FLAGS='{os.environ.get('XLA_FLAGS', '')}', "
           f"median of {_STEPS.value} steps after {_WARMUP.value} warm-up; matmul peak "
           f"{peak:.0f} GFLOP/s\n\n" + table(rows, peak=peak, with_peer=with_peer))
   print(text)
