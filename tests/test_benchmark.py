@@ -23,6 +23,9 @@ def test_objective_configs_are_the_peer_steps(name, objective, k, optimizer, lr,
   assert config.weight_clip == (0.01 if name == "wgan" else 0.0)
   assert (config.dataset.batch_size, config.model.conv_impl) == (256, "im2col")
   assert config.model.name == "dcgan28"
+  assert config.share_latents == (k == 1)  # the peer shares G(z) when it can
+  fresh = benchmark.objective_config(name, batch_size=8, conv_impl="xla", share_latents=False)
+  assert not fresh.share_latents
 
 
 def test_penalty_weights_equal_the_peer_constants():
