@@ -21,6 +21,7 @@ import re
 from typing import Sequence
 
 import numpy as np
+import scipy.stats
 
 AGREES, DISAGREES, INCONCLUSIVE = "agrees", "disagrees", "inconclusive at this budget"
 
@@ -111,33 +112,17 @@ def curve_summary(runs: Sequence[Run], key: str, *, reduce: str) -> np.ndarray:
   return out
 
 
-def _rank(x: np.ndarray) -> np.ndarray:
-  """Average ranks (ties share the mean rank), 0-based."""
-  order = np.argsort(x, kind="mergesort")
-  ranks = np.empty(len(x))
-  sorted_x = x[order]
-  i = 0
-  while i < len(x):
-    j = i
-    while j + 1 < len(x) and sorted_x[j + 1] == sorted_x[i]:
-      j += 1
-    ranks[order[i:j + 1]] = (i + j) / 2
-    i = j + 1
-  return ranks
-
-
 def correlation(x: np.ndarray, y: np.ndarray, *, method: str) -> float:
   """Pearson or Spearman correlation of finite pairs; NaN with < 3 pairs or no spread."""
+  if method not in ("pearson", "spearman"):
+    raise ValueError(f"Unknown correlation {method!r}; valid choices: pearson, spearman")
   x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
   keep = np.isfinite(x) & np.isfinite(y)
   x, y = x[keep], y[keep]
-  if method == "spearman":
-    x, y = _rank(x), _rank(y)
-  elif method != "pearson":
-    raise ValueError(f"Unknown correlation {method!r}; valid choices: pearson, spearman")
   if len(x) < 3 or x.std() == 0 or y.std() == 0:
     return math.nan
-  return float(np.corrcoef(x, y)[0, 1])
+  fn = scipy.stats.spearmanr if method == "spearman" else scipy.stats.pearsonr
+  return float(fn(x, y)[0])
 
 
 def loss_quality_correlation(runs: Sequence[Run], *, method: str, min_points: int = 5,
