@@ -75,13 +75,13 @@ class Options:
   datasets: tuple[str, ...] = ("fashion_mnist", "mnist_5k")
   seed000_algos: tuple[str, ...] = seed000_table1.ALGOS
   seed000_steps: dict[str, int] = dataclasses.field(
-      default_factory=lambda: {"dcgan": 90, "wgan": 40, "wgan_gp": 30})
+      default_factory=lambda: {"dcgan": 150, "wgan": 60, "wgan_gp": 45})
   seed000_eval_points: int = 5
   seed004_algos: tuple[str, ...] = ("vanilla", "fgan_kl_warm", "fgan_reverse_kl_warm", "wgan_wc",
                                     "wgan_gp", "fgan_gan", "fgan_js", "fgan_kl", "fgan_pearson",
                                     "fgan_squared_hellinger")
   seed004_steps: dict[str, int] = dataclasses.field(
-      default_factory=lambda: {"*": 200, "wgan_wc": 60, "wgan_gp": 60})
+      default_factory=lambda: {"*": 800, "wgan_wc": 250, "wgan_gp": 250})
   seed004_eval_points: int = 1
   eval_samples: int = 1000
   modes_steps: int = 2000
@@ -394,12 +394,12 @@ _VMAP = flags.DEFINE_boolean("vmap_seeds", False, "One run with vmapped seeds pe
                              "always use one run per seed).")
 _DATASETS = flags.DEFINE_list("datasets", ["fashion_mnist", "mnist_5k"], "seed000 datasets.")
 _S0_ALGOS = flags.DEFINE_list("seed000_algos", list(seed000_table1.ALGOS), "seed000 algorithms.")
-_S0_STEPS = flags.DEFINE_list("seed000_steps", ["dcgan=90", "wgan=40", "wgan_gp=30"],
+_S0_STEPS = flags.DEFINE_list("seed000_steps", ["dcgan=150", "wgan=60", "wgan_gp=45"],
                               "Generator steps per seed000 algorithm (algo=N, or N for all).")
 _S0_EVAL = flags.DEFINE_integer("seed000_eval_points", 5, "Evaluations per seed000 run.")
 _S4_ALGOS = flags.DEFINE_list("seed004_algos", list(Options.seed004_algos),
                               "seed004 algorithms (warm ones add fgan_js_warmup).")
-_S4_STEPS = flags.DEFINE_list("seed004_steps", ["*=200", "wgan_wc=60", "wgan_gp=60"],
+_S4_STEPS = flags.DEFINE_list("seed004_steps", ["*=800", "wgan_wc=250", "wgan_gp=250"],
                               "Generator steps per seed004 algorithm (* = the rest; "
                               "fgan_js_warmup keeps its 6 epochs unless named).")
 _S4_EVAL = flags.DEFINE_integer("seed004_eval_points", 1, "Evaluations per seed004 run.")
