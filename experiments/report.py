@@ -55,11 +55,11 @@ STATUS_FILE = "report_run.json"
 
 # Seconds per generator step and seed, per evaluation of 1,000 samples and seed,
 # and per run (data, classifier, compilation, figures), measured on this
-# project's 2-core CPU (2026-11-26, one other niced job running); only for the
+# project's 2-core CPU (2026-11-26; seed004 idle, seed000 beside the test suite); only for the
 # estimate printed up front. Vmapped seeds were slower per seed on this CPU
 # (DCGAN-28: 2.2 s vs 0.8 s per step and seed), hence one run per seed.
-STEP_SECONDS = {"seed000/dcgan": 0.8, "seed000/wgan": 1.9, "seed000/wgan_gp": 2.6,
-                "seed004": 0.06, "seed004/wgan_wc": 0.25, "seed004/wgan_gp": 0.3}
+STEP_SECONDS = {"seed000/dcgan": 0.8, "seed000/wgan": 2.4, "seed000/wgan_gp": 3.0,
+                "seed004": 0.03, "seed004/wgan_wc": 0.1, "seed004/wgan_gp": 0.15}
 EVAL_SECONDS = {"seed000": 6.0, "seed004": 3.0}
 RUN_SECONDS = 20.0
 DIRAC_SECONDS, MODES_SECONDS_PER_STEP = 45.0, 0.019  # per (dataset, regularizer) run
