@@ -23,6 +23,15 @@ def _pyplot():
   return plt
 
 
+def _finish(plt, fig, path: str, *, suptitle: str = "") -> None:
+  """Titles, lays out, saves at 100 dpi and closes `fig`."""
+  if suptitle:
+    fig.suptitle(suptitle)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
 def plot_cell_curves(path: str, cells: dict[str, Sequence[report_lib.Run]], *,
                      panels: Sequence[tuple[str, str]], title: str,
                      min_smooth_points: int = 7) -> None:
@@ -54,10 +63,7 @@ def plot_cell_curves(path: str, cells: dict[str, Sequence[report_lib.Run]], *,
     ax.set_title(panel_title)
     ax.set_xlabel("generator step")
     ax.legend(fontsize=7)
-  fig.suptitle(title)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  _finish(plt, fig, path, suptitle=title)
 
 
 def plot_loss_vs_quality(path: str, cells: dict[str, Sequence[report_lib.Run]], *,
@@ -76,10 +82,7 @@ def plot_loss_vs_quality(path: str, cells: dict[str, Sequence[report_lib.Run]], 
     ax.set_xlabel("-d/loss (critic's estimate)")
     ax.set_ylabel("FID")
     ax.legend(fontsize=7)
-  fig.suptitle(title)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  _finish(plt, fig, path, suptitle=title)
 
 
 def sample_grids(workdir: str, *, max_grids: int) -> list[tuple[int, str]]:
@@ -118,10 +121,7 @@ def plot_sample_montage(path: str, grids: dict[str, list[tuple[int, str]]], *,
         step, png = items[c]
         ax.imshow(np.asarray(Image.open(png)), cmap="gray", vmin=0, vmax=255)
         ax.set_title(f"{name}, step {step}" if c == 0 else f"step {step}", fontsize=8)
-  fig.suptitle(title)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  _finish(plt, fig, path, suptitle=title)
   return True
 
 
@@ -148,6 +148,4 @@ def plot_bars(path: str, values: dict[str, np.ndarray], *, ylabel: str, title: s
   ax.set_xticklabels(names, rotation=35, ha="right", fontsize=8)
   ax.set_ylabel(ylabel)
   ax.set_title(title)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  _finish(plt, fig, path)
