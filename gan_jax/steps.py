@@ -17,8 +17,8 @@ RNG: `key = fold_in(state.rng, state.step)`, critic update i uses
 `fold_in(key, i)`, the generator update `fold_in(key, k)`.
 `config.share_latents` (k = 1): both updates use the latents drawn from
 `fold_in(key, k + 1)`, as PyTorch's DCGAN example does; the G update then
-sees the very fakes D was just trained on, and XLA computes G's forward pass
-once instead of twice.
+sees the very fakes D was just trained on. G's forward pass runs once: its
+`jax.vjp` is taken before the D update and pulled back after it.
 Data parallel (`axis_name` set, under shard_map / pmap; see `parallel.py`):
 each device holds a slice of the global batch; gradients, metrics and (through
 the models' batch norm `axis_name`) batch statistics are averaged over the
@@ -154,16 +154,17 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
   def noisy(x, key, std):
     return x + std * normal(key, x.shape) if t.instance_noise_std else x
 
-  def latents(key, batch_size, z):
-    return normal(key, (batch_size, latent_dim)) if z is None else z
+  def latents(key, batch_size):
+    return normal(key, (batch_size, latent_dim))
 
-  def d_objective(state, d_params, g_params, real, key, z=None):
-    """D's objective (no penalty) with fakes G(z) from g_params (fresh latents
-    unless `z` is given); differentiable in both parameter sets. Returns
-    (loss, (real_logits, fake_logits, d_stats, fake))."""
+  def d_objective(state, d_params, g_params, real, key, fake=None):
+    """D's objective (no penalty) with fakes G(z) from g_params and fresh
+    latents, or the given `fake`; differentiable in both parameter sets.
+    Returns (loss, (real_logits, fake_logits, d_stats, fake))."""
     k_z, k_real, k_fake, k_nr, k_nf = jax.random.split(key, 5)
-    z = latents(k_z, real.shape[0], z)
-    fake, _ = _apply(state.generator, g_params, state.g_batch_stats, z)
+    if fake is None:
+      fake, _ = _apply(state.generator, g_params, state.g_batch_stats,
+                       latents(k_z, real.shape[0]))
     std = noise_std(state)
     real_logits, stats = _apply(state.discriminator, d_params, state.d_batch_stats,
                                 noisy(real, k_nr, std), rng=device_key(k_real))
@@ -172,12 +173,18 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
     loss = objective_d_loss(real_logits, fake_logits).mean()
     return loss, (real_logits, fake_logits, stats, fake)
 
-  def g_objective(state, g_params, d_params, real, key, z=None):
-    """G's objective at (g_params, d_params) (fresh latents unless `z` is given).
+  def g_objective(state, g_params, d_params, real, key):
+    """G's objective at (g_params, d_params) with fresh latents.
     Returns (loss, new G batch stats)."""
-    k_z, k_drop, k_noise, k_real = jax.random.split(key, 4)
-    z = latents(k_z, real.shape[0], z)
-    fake, g_stats = _apply(state.generator, g_params, state.g_batch_stats, z)
+    k_z, *keys = jax.random.split(key, 4)
+    fake, g_stats = _apply(state.generator, g_params, state.g_batch_stats,
+                           latents(k_z, real.shape[0]))
+    return g_loss_of_fakes(state, fake, d_params, real, keys), g_stats
+
+  def g_loss_of_fakes(state, fake, d_params, real, keys):
+    """G's objective as a function of its fakes [B, ...] (D at d_params);
+    keys: (dropout, instance noise, dropout on real) as g_objective splits them."""
+    k_drop, k_noise, k_real = keys
     fake = noisy(fake, k_noise, noise_std(state))
     k_drop, k_real = device_key(k_drop), device_key(k_real)
     # D's batch stats (if any) are not updated by the generator step.
@@ -186,10 +193,9 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
                                 rng=k_drop, features=True)
       _, _, real_feats = _apply(state.discriminator, d_params, state.d_batch_stats, real,
                                 rng=k_real, features=True)
-      return tricks.feature_matching_loss(real_features=real_feats,
-                                          fake_features=fake_feats), g_stats
+      return tricks.feature_matching_loss(real_features=real_feats, fake_features=fake_feats)
     fake_logits, _ = _apply(state.discriminator, d_params, state.d_batch_stats, fake, rng=k_drop)
-    return objective.g_loss(fake_logits=fake_logits).mean(), g_stats
+    return objective.g_loss(fake_logits=fake_logits).mean()
 
   def consensus(state, g_params, d_params, real, key):
     """gamma * 1/2 ||v||^2 of the joint field at (g_params, d_params)."""
@@ -199,13 +205,13 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
     return t.consensus * tricks.consensus_regularizer(g_field=g_field, d_field=d_field)
 
   def d_update(state: GANState, real: jax.Array, key: jax.Array,
-               z: jax.Array | None = None) -> tuple[GANState, Metrics]:
+               fake: jax.Array | None = None) -> tuple[GANState, Metrics]:
     k_obj, k_pen, k_con = jax.random.split(key, 3)
 
     def loss_fn(d_params):
       g_params = jax.lax.stop_gradient(state.g_params)
-      obj, (real_logits, fake_logits, stats, fake) = d_objective(
-          state, d_params, g_params, real, k_obj, z)
+      obj, (real_logits, fake_logits, stats, fakes) = d_objective(
+          state, d_params, g_params, real, k_obj, fake)
       total = obj
       pen = jnp.zeros(())
       if penalty_fn is not None:
@@ -213,7 +219,7 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
           # Penalised D: no BN (checked) and no instance noise.
           return state.discriminator.apply({"params": d_params}, x, train=True,
                                            rngs={"dropout": device_key(k_pen)})
-        pen = penalty_fn(d_fn=d_fn, x_real=real, x_fake=fake, key=device_key(k_pen)).mean()
+        pen = penalty_fn(d_fn=d_fn, x_real=real, x_fake=fakes, key=device_key(k_pen)).mean()
         total += coefficient * pen
       if t.historical_averaging:
         total += t.historical_averaging * tricks.sq_distance(d_params, state.d_history)
@@ -245,23 +251,38 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
     return d_params
 
   def g_update(state: GANState, batch: jax.Array, key: jax.Array,
-               z: jax.Array | None = None) -> tuple[GANState, Metrics]:
+               shared: tuple | None = None) -> tuple[GANState, Metrics]:
+    """G's update; `shared` = (fakes, G's VJP at them, G batch stats) from the
+    forward pass the D update used (share_latents), else G runs afresh."""
     k_obj, k_unroll, k_con = jax.random.split(key, 3)
     real = batch[-1]
+
+    def history_term(g_params):
+      return t.historical_averaging * tricks.sq_distance(g_params, state.g_history)
 
     def loss_fn(g_params):
       d_params = state.d_params
       if t.unrolled_steps:
         d_params = unrolled_d_params(state, g_params, batch, k_unroll)
-      loss, g_stats = g_objective(state, g_params, d_params, real, k_obj, z)
+      loss, g_stats = g_objective(state, g_params, d_params, real, k_obj)
       total = loss
       if t.historical_averaging:
-        total += t.historical_averaging * tricks.sq_distance(g_params, state.g_history)
+        total += history_term(g_params)
       if t.consensus:
         total += consensus(state, g_params, jax.lax.stop_gradient(state.d_params), real, k_con)
       return total, (loss, g_stats)
 
-    grads, (loss, g_stats) = jax.grad(loss_fn, has_aux=True)(state.g_params)
+    if shared is None:
+      grads, (loss, g_stats) = jax.grad(loss_fn, has_aux=True)(state.g_params)
+    else:
+      fake, g_vjp, g_stats = shared
+      loss, fake_grad = jax.value_and_grad(
+          # The keys g_objective would use after drawing z.
+          lambda f: g_loss_of_fakes(state, f, state.d_params, real,
+                                    jax.random.split(k_obj, 4)[1:]))(fake)
+      (grads,) = g_vjp(fake_grad)
+      if t.historical_averaging:
+        grads = jax.tree.map(jnp.add, grads, jax.grad(history_term)(state.g_params))
     grads = mean_over_devices(grads)
     updates, g_opt_state = state.g_tx.update(grads, state.g_opt_state, state.g_params)
     g_params = optax.apply_updates(state.g_params, updates)
@@ -279,18 +300,23 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
     penalties.check_penalty_compatible(
         {"params": state.d_params, "batch_stats": state.d_batch_stats}, config.penalty.name)
     key = jax.random.fold_in(state.rng, state.step)
-    z = None
+    fake = shared = None
     if config.share_latents:
-      # One G forward pass for both updates: XLA merges the identical ones.
+      # One G forward pass for both updates; D trains on its (constant) output.
       z = normal(jax.random.fold_in(key, num_critic_steps + 1), (batch.shape[1], latent_dim))
+      fake, g_vjp, g_stats = jax.vjp(
+          lambda p: _apply(state.generator, p, state.g_batch_stats, z), state.g_params,
+          has_aux=True)
+      shared = (fake, g_vjp, g_stats)
+      fake = jax.lax.stop_gradient(fake)
     d_metrics = []
     # A Python loop (unrolled at trace time): k is small, and lax.scan over the
     # critic steps was far slower with XLA's CPU convolutions.
     for i in range(num_critic_steps):
-      state, m = d_update(state, batch[i], jax.random.fold_in(key, i), z)
+      state, m = d_update(state, batch[i], jax.random.fold_in(key, i), fake)
       d_metrics.append(m)
     metrics = jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *d_metrics)
-    state, g_metrics = g_update(state, batch, jax.random.fold_in(key, num_critic_steps), z)
+    state, g_metrics = g_update(state, batch, jax.random.fold_in(key, num_critic_steps), shared)
     if state.g_history is not None:
       # Means over the parameters after updates 0..step (initial ones included).
       count = state.step + 1

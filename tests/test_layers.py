@@ -28,6 +28,7 @@ CONV_CASES = [
     (2, 7, 7, 4, 6, (5, 5), (1, 1)),
     (2, 1, 1, 3, 2, (5, 5), (2, 2)),
     (2, 6, 5, 3, 4, (3, 4), (2, 1)),
+    (2, 6, 5, 64, 64, (5, 3), (1, 1)),   # 'fft' takes the DFT path (even width)
 ]
 CONV_TRANSPOSE_CASES = [
     (1, 7, 7, 16, 8, (5, 5), (1, 1)),
@@ -36,6 +37,7 @@ CONV_TRANSPOSE_CASES = [
     (3, 5, 6, 3, 4, (5, 5), (2, 2)),
     (2, 1, 1, 3, 2, (5, 5), (2, 2)),
     (2, 4, 3, 3, 2, (3, 4), (3, 2)),
+    (2, 7, 7, 64, 32, (5, 5), (1, 1)),   # 'fft': DCGAN-28's first layer, narrower
 ]
 
 
@@ -221,14 +223,25 @@ def test_vmap_and_extra_batch_axes(cls, impl):
 
 
 def test_unknown_impl_lists_valid_names():
-  with pytest.raises(ValueError, match="xla, im2col, xla_vjp"):
+  with pytest.raises(ValueError, match="xla, im2col, xla_vjp, fft"):
     layers.conv_modules("cudnn")
   with pytest.raises(ValueError, match="valid choices"):
-    layers.Conv(4, (3, 3), impl="fft").init(jax.random.PRNGKey(0), jnp.ones((1, 4, 4, 1)))
+    layers.Conv(4, (3, 3), impl="winograd").init(jax.random.PRNGKey(0), jnp.ones((1, 4, 4, 1)))
   config = base.get_config().model
-  config.conv_impl = "fft"
+  config.conv_impl = "winograd"
   with pytest.raises(ValueError, match="im2col"):
     models.build_models(config, (28, 28, 1))
+
+
+@pytest.mark.parametrize("kind,case,takes_dft", [
+    ("conv", CONV_CASES[-1], True), ("conv_transpose", CONV_TRANSPOSE_CASES[-1], True),
+    ("conv", CONV_CASES[3], False),            # 4 -> 6 channels: direct is cheaper
+    ("conv_transpose", CONV_TRANSPOSE_CASES[1], False)])  # stride 2
+def test_fft_impl_uses_the_dft_only_where_it_saves_work(kind, case, takes_dft):
+  _, fast, params, x, _ = _setup(kind, "fft", case)
+  jaxpr = str(jax.make_jaxpr(lambda p, x: jax.grad(
+      lambda x: fast.apply({"params": p}, x).sum())(x))(params, x))
+  assert ("conv_general_dilated" not in jaxpr) == takes_dft
 
 
 def test_conv_transpose_rejects_other_paddings():

@@ -3,17 +3,23 @@
 XLA's CPU convolution runs a strided convolution and its first-order gradients
 fast, but the convolutions that its autodiff makes for the kernel gradient of a
 strided transposed convolution, and for the double backprop of WGAN-GP / R1
-through a strided convolution, run many times slower. Two remedies, selected
-by `impl` (the `model.conv_impl` config field, `CONV_IMPLS`):
+through a strided convolution, run many times slower; and a large kernel on a
+small map (DCGAN-28's 5x5, 7x7x256 -> 7x7x128) is cheaper in the frequency
+domain. The implementations, selected by `impl` (the `model.conv_impl` config
+field, `CONV_IMPLS`):
 
   xla      the stock flax layers (`conv_modules` returns nn.Conv /
            nn.ConvTranspose).
   im2col   strided layers as patch extraction + one matmul, whose gradients
            are matmuls and slices too (stride-1 layers stay XLA convolutions,
            which run at matmul speed). Plain `jax.numpy`: every autodiff mode.
-  xla_vjp  every layer an XLA convolution with custom VJPs (below) that use
-           XLA's fast first-order forms at every order of differentiation.
-           Fastest measured; reverse mode only (`jax.jvp` / `jacfwd` raise).
+  xla_vjp  every layer an XLA convolution with custom VJPs (`conv_vjp`) that
+           use XLA's fast first-order forms at every order of differentiation.
+           Reverse mode only (`jax.jvp` / `jacfwd` raise).
+  fft      as xla_vjp, except stride-1 layers for which the DFT correlation
+           (`fft_conv`) needs under half the multiply-adds: those run by DFT
+           matmuls, with the same custom-VJP closure. Fastest measured on CPU
+           for DCGAN-28; reverse mode only.
 
 The patch + matmul formulations:
   conv (im2col)           the kh*kw shifted, strided windows of the padded
@@ -50,8 +56,9 @@ import numpy as np
 from flax.typing import Dtype, Initializer, PrecisionLike
 from jax import lax
 
-CONV_IMPLS = ("xla", "im2col", "xla_vjp")
-_DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
+from gan_jax.models import conv_vjp, fft_conv
+
+CONV_IMPLS = ("xla", "im2col", "xla_vjp", "fft")
 Padding = str | Sequence[tuple[int, int]]
 
 
@@ -219,64 +226,6 @@ def _phase_sum(terms: list[jax.Array], shape: tuple[int, ...], dtype) -> jax.Arr
   return sum(terms[1:], terms[0]) if terms else jnp.zeros(shape, dtype)
 
 
-# XLA convolutions with custom VJPs ('xla_vjp'). `_vjp_conv`, `_vjp_input_grad`
-# and `_vjp_kernel_grad` are closed under the VJP: each one's VJP is made of the
-# three, and each runs as XLA's first-order form (the forward convolution, or
-# its transpose in x or in the kernel, as `jax.linear_transpose` emits it),
-# which XLA runs fast; autodiff never sees a convolution it would transpose.
-# Static args: strides (sh, sw), padding ((t, b), (l, r)), precision.
-def _xla_conv(x, w, strides, padding, precision):
-  return lax.conv_general_dilated(x, w, strides, padding, dimension_numbers=_DIMENSION_NUMBERS,
-                                  precision=precision)
-
-
-def _linear_transpose(fn, shape, cotangent):
-  return jax.linear_transpose(fn, jax.ShapeDtypeStruct(shape, cotangent.dtype))(cotangent)[0]
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
-def _vjp_conv(x, w, strides, padding, precision):
-  """The forward convolution x [N, H, W, C], w [kh, kw, C, F] -> [N, Ho, Wo, F]."""
-  return _xla_conv(x, w, strides, padding, precision)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
-def _vjp_input_grad(g, w, x_shape, strides, padding, precision):
-  """The VJP of `_vjp_conv` w.r.t. x (shape x_shape) for output cotangent g."""
-  return _linear_transpose(lambda x: _xla_conv(x, w, strides, padding, precision), x_shape, g)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
-def _vjp_kernel_grad(x, g, w_shape, strides, padding, precision):
-  """The VJP of `_vjp_conv` w.r.t. w (shape w_shape) for output cotangent g."""
-  return _linear_transpose(lambda w: _xla_conv(x, w, strides, padding, precision), w_shape, g)
-
-
-def _conv_bwd(strides, padding, precision, residuals, g):
-  x, w = residuals
-  return (_vjp_input_grad(g, w, x.shape, strides, padding, precision),
-          _vjp_kernel_grad(x, g, w.shape, strides, padding, precision))
-
-
-def _input_grad_bwd(x_shape, strides, padding, precision, residuals, h):
-  g, w = residuals  # <h, input_grad(g, w)> = <conv(h, w), g>
-  return (_vjp_conv(h, w, strides, padding, precision),
-          _vjp_kernel_grad(h, g, w.shape, strides, padding, precision))
-
-
-def _kernel_grad_bwd(w_shape, strides, padding, precision, residuals, k):
-  x, g = residuals  # <k, kernel_grad(x, g)> = <conv(x, k), g>
-  return (_vjp_input_grad(g, k, x.shape, strides, padding, precision),
-          _vjp_conv(x, k, strides, padding, precision))
-
-
-_vjp_conv.defvjp(lambda x, w, *static: (_vjp_conv(x, w, *static), (x, w)), _conv_bwd)
-_vjp_input_grad.defvjp(lambda g, w, *static: (_vjp_input_grad(g, w, *static), (g, w)),
-                       _input_grad_bwd)
-_vjp_kernel_grad.defvjp(lambda x, g, *static: (_vjp_kernel_grad(x, g, *static), (x, g)),
-                        _kernel_grad_bwd)
-
-
 def _explicit_pads(in_hw, kernel_hw, strides, padding: Padding) -> tuple[tuple[int, int], ...]:
   if isinstance(padding, str):
     padding = lax.padtype_to_pads(in_hw, kernel_hw, strides, padding)
@@ -291,7 +240,7 @@ def conv2d_xla_vjp(x: jax.Array, kernel: jax.Array, strides: tuple[int, int],
   order; forward mode (`jax.jvp`, `jax.jacfwd`) raises.
   """
   pads = _explicit_pads(x.shape[1:3], kernel.shape[:2], strides, padding)
-  return _vjp_conv(x, kernel, tuple(strides), pads, precision)
+  return conv_vjp.conv(x, kernel, tuple(strides), pads, "xla", precision)
 
 
 def conv_transpose2d_xla_vjp(x: jax.Array, kernel: jax.Array, strides: tuple[int, int],
@@ -306,16 +255,27 @@ def conv_transpose2d_xla_vjp(x: jax.Array, kernel: jax.Array, strides: tuple[int
   flipped = jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
   u_shape = (n, h * strides[0], w * strides[1], kernel.shape[-1])
   pads = _explicit_pads(u_shape[1:3], flipped.shape[:2], strides, "SAME")
-  return _vjp_input_grad(x, flipped, u_shape, tuple(strides), pads, precision)
+  return conv_vjp.input_grad(x, flipped, u_shape, tuple(strides), pads, "xla", precision)
+
+
+def _fft_pads(in_hw, kernel: jax.Array, strides, padding: Padding):
+  """The explicit pads when `impl='fft'` computes this layer by DFT, else None."""
+  if tuple(strides) != (1, 1):
+    return None
+  kh, kw, c, f = kernel.shape
+  pads = _explicit_pads(in_hw, (kh, kw), strides, padding)
+  return pads if fft_conv.is_worthwhile(tuple(in_hw), (kh, kw), pads, (c, f)) else None
 
 
 def conv2d(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: Padding,
            impl: str, precision: PrecisionLike = None) -> jax.Array:
   """x [N, H, W, C] * kernel [kh, kw, C, F] -> [N, Ho, Wo, F] by `impl`."""
   if check_conv_impl(impl) == "xla" or (impl == "im2col" and tuple(strides) == (1, 1)):
-    return _xla_conv(x, kernel, tuple(strides), padding, precision)
+    return conv_vjp.xla_conv(x, kernel, tuple(strides), padding, precision)
   if impl == "im2col":
     return conv2d_im2col(x, kernel, strides, padding, precision)
+  if impl == "fft" and (pads := _fft_pads(x.shape[1:3], kernel, strides, padding)):
+    return conv_vjp.conv(x, kernel, (1, 1), pads, "fft", precision)
   return conv2d_xla_vjp(x, kernel, strides, padding, precision)
 
 
@@ -323,9 +283,14 @@ def conv_transpose2d(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], 
                      precision: PrecisionLike = None) -> jax.Array:
   """`lax.conv_transpose` 'SAME': x [N, H, W, C] -> [N, H*sh, W*sw, F] by `impl`."""
   if check_conv_impl(impl) == "xla" or (impl == "im2col" and tuple(strides) == (1, 1)):
-    return lax.conv_transpose(x, kernel, strides, "SAME", dimension_numbers=_DIMENSION_NUMBERS,
-                              precision=precision)
-  if impl == "xla_vjp":
+    return lax.conv_transpose(x, kernel, strides, "SAME",
+                              dimension_numbers=conv_vjp.DIMENSION_NUMBERS, precision=precision)
+  if impl == "fft" and tuple(strides) == (1, 1):
+    # Stride 1 (transpose_kernel=False): the correlation with the kernel as is.
+    same = tuple(conv_transpose_same_pads(k, 1) for k in kernel.shape[:2])
+    if pads := _fft_pads(x.shape[1:3], kernel, strides, same):
+      return conv_vjp.conv(x, kernel, (1, 1), pads, "fft", precision)
+  if impl in ("xla_vjp", "fft"):
     return conv_transpose2d_xla_vjp(x, kernel, strides, precision)
   # Elements per input pixel that each formulation materialises.
   (kh, kw, c, f), gather = kernel.shape, 1
