@@ -29,6 +29,7 @@ CONV_CASES = [
     (2, 1, 1, 3, 2, (5, 5), (2, 2)),
     (2, 6, 5, 3, 4, (3, 4), (2, 1)),
     (2, 6, 5, 64, 64, (5, 3), (1, 1)),   # 'fft' takes the DFT path (even width)
+    (10, 14, 14, 4, 8, (5, 5), (2, 2)),  # input gradient in uneven batch chunks
 ]
 CONV_TRANSPOSE_CASES = [
     (1, 7, 7, 16, 8, (5, 5), (1, 1)),
@@ -38,6 +39,7 @@ CONV_TRANSPOSE_CASES = [
     (2, 1, 1, 3, 2, (5, 5), (2, 2)),
     (2, 4, 3, 3, 2, (3, 4), (3, 2)),
     (2, 7, 7, 64, 32, (5, 5), (1, 1)),   # 'fft': DCGAN-28's first layer, narrower
+    (11, 7, 7, 8, 4, (5, 5), (2, 2)),    # batch chunks of the dilated convolution
 ]
 
 
@@ -234,7 +236,7 @@ def test_unknown_impl_lists_valid_names():
 
 
 @pytest.mark.parametrize("kind,case,takes_dft", [
-    ("conv", CONV_CASES[-1], True), ("conv_transpose", CONV_TRANSPOSE_CASES[-1], True),
+    ("conv", CONV_CASES[-2], True), ("conv_transpose", CONV_TRANSPOSE_CASES[-2], True),
     ("conv", CONV_CASES[3], False),            # 4 -> 6 channels: direct is cheaper
     ("conv_transpose", CONV_TRANSPOSE_CASES[1], False)])  # stride 2
 def test_fft_impl_uses_the_dft_only_where_it_saves_work(kind, case, takes_dft):

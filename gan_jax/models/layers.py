@@ -104,21 +104,9 @@ def conv2d_im2col(x: jax.Array, kernel: jax.Array, strides: tuple[int, int],
   """
   n, h, w, c = x.shape
   kh, kw, _, f = kernel.shape
-  sh, sw = strides
-  if isinstance(padding, str):
-    padding = lax.padtype_to_pads((h, w), (kh, kw), strides, padding)
-  (pt, pb), (pl, pr) = padding
-  ho = (h + pt + pb - kh) // sh + 1
-  wo = (w + pl + pr - kw) // sw + 1
-  xp = jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
-  # Two passes of strided slices (kw along W, then kh along H) instead of
-  # kh*kw: the same patches [N, Ho, Wo, kh*kw*C] with the (kh, kw, C) order of
-  # the kernel, but a much smaller graph (XLA compiles the nested gradients
-  # several times faster).
-  cols = jnp.concatenate([
-      lax.slice_in_dim(xp, j, j + sw * (wo - 1) + 1, sw, axis=2) for j in range(kw)], axis=3)
-  patches = jnp.concatenate([
-      lax.slice_in_dim(cols, i, i + sh * (ho - 1) + 1, sh, axis=1) for i in range(kh)], axis=3)
+  pads = _explicit_pads((h, w), (kh, kw), strides, padding)
+  patches = conv_vjp.extract_patches(x, (kh, kw), tuple(strides), pads)
+  _, ho, wo, _ = patches.shape
   y = _matmul(patches.reshape(n * ho * wo, kh * kw * c), kernel.reshape(kh * kw * c, f),
               precision)
   return y.reshape(n, ho, wo, f)
