@@ -58,7 +58,7 @@ _OBJECTIVES = flags.DEFINE_list("objectives", list(TORCH_NAMES), "Steps to time.
 _BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["64", "256"], "Batch sizes to time.")
 _STEPS = flags.DEFINE_integer("steps", 20, "Timed steps per cell (median reported).")
 _WARMUP = flags.DEFINE_integer("warmup", 3, "Untimed steps after compilation.")
-_CONV_IMPL = flags.DEFINE_string("conv_impl", "xla_vjp", "model.conv_impl to time.")
+_CONV_IMPL = flags.DEFINE_string("conv_impl", "fft", "model.conv_impl to time.")
 _TORCH_PYTHON = flags.DEFINE_string("torch_python", "", "Python with torch: run the peer too.")
 _PEER = flags.DEFINE_string("peer", PEER, "The PyTorch peer script.")
 _TORCH_THREADS = flags.DEFINE_integer("torch_threads", 0, "Peer threads (0 = CPU count).")

@@ -157,11 +157,15 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
   def latents(key, batch_size):
     return normal(key, (batch_size, latent_dim))
 
+  def d_objective_keys(key):
+    """(latents, dropout on real, dropout on fake, noise on real, noise on fake)."""
+    return jax.random.split(key, 5)
+
   def d_objective(state, d_params, g_params, real, key, fake=None):
     """D's objective (no penalty) with fakes G(z) from g_params and fresh
     latents, or the given `fake`; differentiable in both parameter sets.
     Returns (loss, (real_logits, fake_logits, d_stats, fake))."""
-    k_z, k_real, k_fake, k_nr, k_nf = jax.random.split(key, 5)
+    k_z, k_real, k_fake, k_nr, k_nf = d_objective_keys(key)
     if fake is None:
       fake, _ = _apply(state.generator, g_params, state.g_batch_stats,
                        latents(k_z, real.shape[0]))
@@ -215,10 +219,15 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
       total = obj
       pen = jnp.zeros(())
       if penalty_fn is not None:
+        # Penalised D: no BN (checked) and no instance noise. Its dropout mask
+        # is the objective's real pass's, so a penalty at the real batch (R1)
+        # differentiates that very D(x), as PyTorch's autograd of one D(x)
+        # does, and XLA computes D(real) once.
+        k_drop_real = device_key(d_objective_keys(k_obj)[1])
+
         def d_fn(x):
-          # Penalised D: no BN (checked) and no instance noise.
           return state.discriminator.apply({"params": d_params}, x, train=True,
-                                           rngs={"dropout": device_key(k_pen)})
+                                           rngs={"dropout": k_drop_real})
         pen = penalty_fn(d_fn=d_fn, x_real=real, x_fake=fakes, key=device_key(k_pen)).mean()
         total += coefficient * pen
       if t.historical_averaging:

@@ -192,3 +192,23 @@ def test_shared_latents_trace_the_generator_forward_once(share):
 def test_shared_latents_need_one_critic_step():
   with pytest.raises(ValueError, match="share_latents"):
     steps.make_train_step(_ring_config("wasserstein", num_critic_steps=2, share_latents=True))
+
+
+def test_r1_differentiates_the_real_pass_of_the_objective():
+  """With dropout in D, R1's gradient is taken through the objective's real pass
+  (same dropout mask): the step's penalty equals the one from that D."""
+  config = _ring_config(**{"penalty.name": "r1", "penalty.weight": 10.0,
+                           "model.dropout_rate": 0.5})
+  state = create_state(config, sample_shape=(2,))
+  batch = data.get_dataset(config.dataset).batch_at(0, seed=0, num_critic_steps=1)
+  _, metrics = jax.jit(steps.make_train_step(config))(state, batch)
+  key = jax.random.fold_in(jax.random.fold_in(state.rng, 0), 0)   # critic update 0
+  k_obj = jax.random.split(key, 3)[0]
+
+  def penalty(dropout_key):
+    d = lambda x: state.discriminator.apply({"params": state.d_params}, x, train=True,
+                                            rngs={"dropout": dropout_key}).sum()
+    return jnp.mean(jnp.sum(jax.grad(d)(batch[0]) ** 2, axis=-1))
+  real_pass, other = (penalty(k) for k in jax.random.split(k_obj, 5)[1:3])
+  assert abs(float(other) - float(real_pass)) > 1e-3 * float(real_pass)  # masks matter
+  np.testing.assert_allclose(metrics["d/penalty"], real_pass, rtol=1e-5)
