@@ -16,7 +16,9 @@ LeakyReLU slope 0.3, batch-norm momentum 0.99 and epsilon 1e-3, 'SAME' padding.
 `conv_impl` picks how the (transposed) convolutions are computed (see
 `gan_jax.models.layers`): 'xla' uses the stock flax layers; 'im2col' and
 'xla_vjp' avoid the convolutions XLA's CPU backend runs slowly (strided kernel
-gradients, double backprop), which roughly halves a train step on CPU. Every
+gradients, double backprop), which roughly halves a train step on CPU; 'fft'
+(the base config's) also runs the 5x5 7x7x256 -> 7x7x128 layer by DFT matmuls
+(`fft_conv`), 4-5x fewer FLOPs for G's largest layer. Every
 implementation has the same parameter tree (layers keep flax's names Conv_i /
 ConvTranspose_i), so parameters and checkpoints are interchangeable.
 """
