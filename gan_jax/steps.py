@@ -177,10 +177,14 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
     loss = objective_d_loss(real_logits, fake_logits).mean()
     return loss, (real_logits, fake_logits, stats, fake)
 
+  def g_objective_keys(key):
+    """(latents, dropout on fake, instance noise, dropout on real)."""
+    return jax.random.split(key, 4)
+
   def g_objective(state, g_params, d_params, real, key):
     """G's objective at (g_params, d_params) with fresh latents.
     Returns (loss, new G batch stats)."""
-    k_z, *keys = jax.random.split(key, 4)
+    k_z, *keys = g_objective_keys(key)
     fake, g_stats = _apply(state.generator, g_params, state.g_batch_stats,
                            latents(k_z, real.shape[0]))
     return g_loss_of_fakes(state, fake, d_params, real, keys), g_stats
@@ -286,9 +290,8 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
     else:
       fake, g_vjp, g_stats = shared
       loss, fake_grad = jax.value_and_grad(
-          # The keys g_objective would use after drawing z.
           lambda f: g_loss_of_fakes(state, f, state.d_params, real,
-                                    jax.random.split(k_obj, 4)[1:]))(fake)
+                                    g_objective_keys(k_obj)[1:]))(fake)
       (grads,) = g_vjp(fake_grad)
       if t.historical_averaging:
         grads = jax.tree.map(jnp.add, grads, jax.grad(history_term)(state.g_params))
