@@ -3,10 +3,11 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from experiments import toy_ring
-from gan_jax import data, losses, steps
+from gan_jax import data, losses, steps, tricks
 from gan_jax.state import create_state
 
 
@@ -212,3 +213,25 @@ def test_r1_differentiates_the_real_pass_of_the_objective():
   real_pass, other = (penalty(k) for k in jax.random.split(k_obj, 5)[1:3])
   assert abs(float(other) - float(real_pass)) > 1e-3 * float(real_pass)  # masks matter
   np.testing.assert_allclose(metrics["d/penalty"], real_pass, rtol=1e-5)
+
+
+def test_shared_latents_add_the_historical_averaging_gradient():
+  """share_latents pulls the loss back through G's VJP; the historical-averaging
+  term, which depends on G's parameters directly, must still be added (SGD:
+  the G update differs from the one without it by -lr * grad of the term)."""
+  lr, weight = 0.05, 0.3
+  overrides = {"share_latents": True, "optimizer_g.name": "sgd",
+               "optimizer_g.learning_rate": lr, "optimizer_d.learning_rate": 1e-12,
+               "tricks.historical_averaging": weight}
+  config = _ring_config(**overrides)
+  batch = data.get_dataset(config.dataset).batch_at(0, seed=0, num_critic_steps=1)
+  state, _ = jax.jit(steps.make_train_step(config))(create_state(config, sample_shape=(2,)),
+                                                   batch)   # G now differs from its mean
+  with_term, _ = jax.jit(steps.make_train_step(config))(state, batch)
+  plain = _ring_config(**{**overrides, "tricks.historical_averaging": 0.0})
+  without, _ = jax.jit(steps.make_train_step(plain))(
+      state.replace(g_history=None, d_history=None), batch)
+  term_grad = jax.grad(lambda p: weight * tricks.sq_distance(p, state.g_history))(state.g_params)
+  assert optax.tree.norm(term_grad) > 1e-4
+  jax.tree.map(lambda a, b, g: np.testing.assert_allclose(a - b, -lr * g, rtol=1e-3, atol=1e-6),
+               with_term.g_params, without.g_params, term_grad)
