@@ -5,6 +5,8 @@ asymmetric pads, zero pads ('VALID') and non-square maps and kernels, so a
 wrong phase, aliasing size or inverse weight fails.
 """
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -72,6 +74,25 @@ def test_engines_agree_at_second_order():
   for a, b in zip(grads["fft"], grads["xla"]):
     scale = float(jnp.abs(b).max())
     np.testing.assert_allclose(a / scale, b / scale, atol=1e-4)
+
+
+def test_forward_and_gradients_share_the_spectra():
+  """A layer's forward, input and kernel gradients transform the kernel once
+  (re, im) and x and the cotangent once each: XLA merges the repeats."""
+  x, k, g, pads = _data(GEOMETRIES[0])
+
+  def forward_and_vjp(x, k, g):
+    y, vjp = jax.vjp(lambda x, k: conv_vjp.conv(x, k, (1, 1), pads, "fft", None), x, k)
+    return y, vjp(g)
+  hlo = jax.jit(forward_and_vjp).lower(x, k, g).compile().as_text()
+  entry = hlo[hlo.index("\nENTRY"):].splitlines()
+
+  def count(einsum):  # matmul instructions (fused or not) made by this einsum
+    made_by = re.compile(r"\(" + re.escape(einsum) + r"\)+/dot_general")
+    return sum(re.search(r"= \S+ (fusion|dot)\(", line) is not None
+               and made_by.search(line) is not None for line in entry)
+  assert count("bs,scf->bcf") == 2      # W_re, W_im
+  assert count("bps,nsc->bpnc") == 2    # X (forward, kernel grad), G (both grads)
 
 
 def test_fft_engine_refuses_strides():

@@ -22,12 +22,13 @@ transposes:
   Y_re, Y_im = X W_re, X W_im                                 [bins, 2N, F]
   y^T    = G_re Y_re + G_im Y_im                              [Ho*Wo, N, F]
 where C = X conj(W) gives Re C = Xr Wr + Xi Wi and Im C = Xi Wr - Xr Wi, folded
-into the inverse matrices G_re / G_im. The input gradient is the same
-correlation with the kernel flipped and its channels swapped; the kernel
-gradient is sum_n X conj(G) per bin, two batched matmuls over (re/im, N).
-
-`conv_vjp` wires these three functions into custom VJPs so that every order
-of reverse-mode differentiation runs them.
+into the inverse matrices G_re / G_im. The input gradient dx[t] =
+sum_i g[i] w[t - i + pt] has the spectrum G W e^{+i theta pt} on the same grid
+(the no-wrap conditions are the forward's), so it reuses W: Z = G W^T per bin,
+then an inverse read at t + pt. The forward and the input gradient of one
+layer share the kernel's spectrum, and the input and kernel gradients the
+cotangent's (XLA merges the identical matmuls). The kernel gradient is
+sum_n X conj(G) per bin, two batched matmuls over (re/im, N).
 """
 
 from __future__ import annotations
@@ -78,8 +79,10 @@ def _matrices(in_hw: tuple[int, int], kernel_hw: tuple[int, int], pads: Pads):
   theta_w = _phase(p, q, kh, kw)                    # the kernel's DFT
   theta_y = _phase(p, q, ho, wo, (-pt, -pl))        # inverse, read at i - pt
   theta_g = _phase(p, q, ho, wo)                    # the output cotangent's DFT
+  theta_dx = _phase(p, q, h, w, (pt, pl))           # inverse, read at t + pt
   theta_dw = _phase(p, q, kh, kw, (-pt, -pl))       # inverse at the kernel taps
   cos_y, sin_y = alpha * np.cos(theta_y), alpha * np.sin(theta_y)
+  cos_dx, sin_dx = alpha * np.cos(theta_dx), alpha * np.sin(theta_dx)
   cos_dw, sin_dw = alpha * np.cos(theta_dw), alpha * np.sin(theta_dw)
   mats = dict(
       x=np.stack([np.cos(theta_x), -np.sin(theta_x)], 1),          # [bins, 2, H*W]
@@ -87,9 +90,10 @@ def _matrices(in_hw: tuple[int, int], kernel_hw: tuple[int, int], pads: Pads):
       # y = Re sum alpha C e^{+i theta}: cos * Re C - sin * Im C.
       y_re=np.stack([cos_y, -sin_y], 1),                           # weights of Y_re[re, im]
       y_im=np.stack([sin_y, cos_y], 1),                            # weights of Y_im[re, im]
-      # dW = sum_n X conj(G): Re = [Xr; Xi].[Gr; Gi], Im = [Xr; Xi].[-Gi; Gr].
-      g=np.stack([np.stack([np.cos(theta_g), -np.sin(theta_g)], 1),
-                  np.stack([np.sin(theta_g), np.cos(theta_g)], 1)], 0),  # [2, bins, 2, Ho*Wo]
+      g=np.stack([np.cos(theta_g), -np.sin(theta_g)], 1),          # [bins, 2, Ho*Wo]
+      # dx = Re sum alpha G W e^{+i theta}, Re GW = Gr Wr - Gi Wi, Im GW = Gr Wi + Gi Wr.
+      dx_re=np.stack([cos_dx, -sin_dx], 1),                        # weights of Z_re[re, im]
+      dx_im=np.stack([-sin_dx, -cos_dx], 1),                       # weights of Z_im[re, im]
       dw=np.stack([cos_dw, -sin_dw], 0),                           # [2, bins, kh*kw]
   )
   return {name: m.astype(np.float32) for name, m in mats.items()}
@@ -100,6 +104,24 @@ def _spectrum(x: jax.Array, matrix: np.ndarray, precision: PrecisionLike) -> jax
   n, h, w, c = x.shape
   spec = jnp.einsum("bps,nsc->bpnc", matrix, x.reshape(n, h * w, c), precision=precision)
   return spec.reshape(matrix.shape[0], 2 * n, c)
+
+
+def _kernel_spectrum(kernel: jax.Array, matrix: np.ndarray,
+                     precision: PrecisionLike) -> tuple[jax.Array, jax.Array]:
+  """kernel [kh, kw, C, F] -> (W_re, W_im), each [bins, C, F]."""
+  kh, kw, c, f = kernel.shape
+  taps = kernel.reshape(kh * kw, c, f)
+  return tuple(jnp.einsum("bs,scf->bcf", m, taps, precision=precision) for m in matrix)
+
+
+def _inverse(matrices: tuple[np.ndarray, np.ndarray], parts: tuple[jax.Array, jax.Array],
+             out_hw: tuple[int, int], precision: PrecisionLike) -> jax.Array:
+  """sum_(bin, re/im) of matrices [bins, 2, S] times parts [bins, 2N, F] -> [N, *out_hw, F]."""
+  bins, f = parts[0].shape[0], parts[0].shape[-1]
+  n = parts[0].shape[1] // 2
+  y = sum(jnp.einsum("bps,bpnf->snf", m, part.reshape(bins, 2, n, f), precision=precision)
+          for m, part in zip(matrices, parts))
+  return y.transpose(1, 0, 2).reshape(n, *out_hw, f)
 
 
 def correlate(x: jax.Array, kernel: jax.Array, pads: Pads,
@@ -115,50 +137,49 @@ def correlate(x: jax.Array, kernel: jax.Array, pads: Pads,
   Returns:
     [N, Ho, Wo, F], Ho = H + top + bottom - kh + 1.
   """
-  n, h, w, c = x.shape
-  kh, kw, _, f = kernel.shape
-  ho, wo = output_size(h, kh, pads[0]), output_size(w, kw, pads[1])
+  _, h, w, _ = x.shape
+  kh, kw = kernel.shape[:2]
   mats = _matrices((h, w), (kh, kw), pads)
-  bins = mats["x"].shape[0]
   spec = _spectrum(x, mats["x"], precision)
-  k_spec = jnp.einsum("qbs,scf->qbcf", mats["w"], kernel.reshape(kh * kw, c, f),
-                      precision=precision)
-  y_re = jnp.einsum("bmc,bcf->bmf", spec, k_spec[0], precision=precision)
-  y_im = jnp.einsum("bmc,bcf->bmf", spec, k_spec[1], precision=precision)
-  y = (jnp.einsum("bps,bpnf->snf", mats["y_re"], y_re.reshape(bins, 2, n, f),
-                  precision=precision)
-       + jnp.einsum("bps,bpnf->snf", mats["y_im"], y_im.reshape(bins, 2, n, f),
-                    precision=precision))
-  return y.transpose(1, 0, 2).reshape(n, ho, wo, f)
+  parts = tuple(jnp.einsum("bmc,bcf->bmf", spec, k, precision=precision)
+                for k in _kernel_spectrum(kernel, mats["w"], precision))
+  out_hw = (output_size(h, kh, pads[0]), output_size(w, kw, pads[1]))
+  return _inverse((mats["y_re"], mats["y_im"]), parts, out_hw, precision)
 
 
-def input_grad_pads(kernel_hw: tuple[int, int], pads: Pads) -> Pads:
-  """Pads of the correlation that computes `correlate`'s input gradient."""
-  return tuple((k - 1 - lo, k - 1 - hi) for k, (lo, hi) in zip(kernel_hw, pads))  # type: ignore
+def input_size(n_out: int, kernel: int, pads: tuple[int, int]) -> int:
+  """The input length whose `output_size` is n_out."""
+  return n_out - pads[0] - pads[1] + kernel - 1
 
 
 def correlate_input_grad(g: jax.Array, kernel: jax.Array, pads: Pads,
                          precision: PrecisionLike = None) -> jax.Array:
   """The VJP of `correlate` w.r.t. x: g [N, Ho, Wo, F] -> [N, H, W, C]."""
-  flipped = jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
-  return correlate(g, flipped, input_grad_pads(kernel.shape[:2], pads), precision)
+  _, ho, wo, _ = g.shape
+  kh, kw = kernel.shape[:2]
+  in_hw = (input_size(ho, kh, pads[0]), input_size(wo, kw, pads[1]))
+  mats = _matrices(in_hw, (kh, kw), pads)
+  g_spec = _spectrum(g, mats["g"], precision)
+  parts = tuple(jnp.einsum("bmf,bcf->bmc", g_spec, k, precision=precision)
+                for k in _kernel_spectrum(kernel, mats["w"], precision))
+  return _inverse((mats["dx_re"], mats["dx_im"]), parts, in_hw, precision)
 
 
 def correlate_kernel_grad(x: jax.Array, g: jax.Array, kernel_hw: tuple[int, int], pads: Pads,
                           precision: PrecisionLike = None) -> jax.Array:
   """The VJP of `correlate` w.r.t. the kernel: (x [N, H, W, C], g [N, Ho, Wo, F])
   -> [kh, kw, C, F], i.e. sum_(n, i, j) x[n, i + a - top, j + b - left, c] g[n, i, j, f]."""
-  n, h, w, c = x.shape
-  _, ho, wo, f = g.shape
+  _, h, w, c = x.shape
+  f = g.shape[-1]
   (kh, kw) = kernel_hw
   mats = _matrices((h, w), (kh, kw), pads)
   bins = mats["x"].shape[0]
   spec = _spectrum(x, mats["x"], precision)
-  g_flat = g.reshape(n, ho * wo, f)
-  g_spec = jnp.einsum("qbps,nsf->qbpnf", mats["g"], g_flat, precision=precision)
-  g_spec = g_spec.reshape(2, bins, 2 * n, f)
-  dw_re = jnp.einsum("bmc,bmf->bcf", spec, g_spec[0], precision=precision)
-  dw_im = jnp.einsum("bmc,bmf->bcf", spec, g_spec[1], precision=precision)
+  g_spec = _spectrum(g, mats["g"], precision).reshape(bins, 2, -1, f)
+  # sum_n X conj(G): Re = Xr Gr + Xi Gi, Im = Xi Gr - Xr Gi = X . [-Gi; Gr].
+  g_rot = jnp.stack([-g_spec[:, 1], g_spec[:, 0]], 1)
+  dw_re, dw_im = (jnp.einsum("bmc,bmf->bcf", spec, part.reshape(bins, -1, f),
+                             precision=precision) for part in (g_spec, g_rot))
   dw = (jnp.einsum("bs,bcf->scf", mats["dw"][0], dw_re, precision=precision)
         + jnp.einsum("bs,bcf->scf", mats["dw"][1], dw_im, precision=precision))
   return dw.reshape(kh, kw, c, f)
