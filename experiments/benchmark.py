@@ -1,7 +1,8 @@
 """Speed of the compiled train step per objective and batch size (seed-000 DCGAN-28).
 
   python experiments/benchmark.py [--objectives=ns,wgan,wgan_gp,r1] [--batch_sizes=64,256]
-      [--steps=20] [--torch_python=.venv-torch/bin/python] [--output=results/benchmark.md]
+      [--steps=20] [--rounds=1] [--torch_python=.venv-torch/bin/python]
+      [--output=results/benchmark.md]
 
 One timed step is one generator update with the critic update(s) before it,
 exactly as `gan_jax.steps.make_train_step` builds it for training:
@@ -19,25 +20,31 @@ one G(z) between the D and G updates as the peer does by default
 Real batches come
 from a fixed pool of uniform noise in [-1, 1] (speed, not training). Timing:
 `--warmup` untimed steps after compilation, then the median of `--steps` steps,
-each ended by block_until_ready; the state is donated as in training.
+each ended by block_until_ready; the state is donated as in training. With
+`--rounds=R` that is repeated R times on the one compiled step, and reported
+is the median of the rounds' medians.
 Reported: compile time (lower + compile; a persistent-cache hit when
 JAX_COMPILATION_CACHE_DIR holds this step already), steps/s, images/s (real
 images through D per second, k * B per step), the step's FLOPs from XLA's cost
 analysis, achieved GFLOP/s and its share of a measured float32 matmul peak.
 With `--torch_python` (a Python that has torch, e.g. a separate venv with
-`pip install torch==2.13.0`) the PyTorch peer runs right after each of ours,
-with the same batch size, steps and warm-up, and the table gets the ratio.
+`pip install torch==2.13.0`) the PyTorch peer runs right after each round of
+ours, with the same batch size, steps and warm-up, and the table gets the
+median of the rounds' ratios (their range in brackets): on a shared machine a
+burst of load then hits both sides.
 The same command runs on a GPU (the peer stays on the CPU then).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import statistics
 import subprocess
 import sys
 import time
+from typing import Callable
 
 from absl import app, flags  # pylint: disable=g-multiple-import
 import jax
@@ -59,6 +66,8 @@ _BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["64", "256"], "Batch sizes to t
 _STEPS = flags.DEFINE_integer("steps", 20, "Timed steps per cell (median reported).")
 _WARMUP = flags.DEFINE_integer("warmup", 3, "Untimed steps after compilation.")
 _CONV_IMPL = flags.DEFINE_string("conv_impl", "fft", "model.conv_impl to time.")
+_ROUNDS = flags.DEFINE_integer("rounds", 1, "Rounds per cell, ours then the peer's in each "
+                               "(one compilation); ms and ratios are medians over rounds.")
 _TORCH_PYTHON = flags.DEFINE_string("torch_python", "", "Python with torch: run the peer too.")
 _PEER = flags.DEFINE_string("peer", PEER, "The PyTorch peer script.")
 _TORCH_THREADS = flags.DEFINE_integer("torch_threads", 0, "Peer threads (0 = CPU count).")
@@ -117,8 +126,15 @@ def _own_cpu_seconds() -> float:
   return t.user + t.system
 
 
-def time_step(config: ml_collections.ConfigDict, *, steps_: int, warmup: int) -> dict:
-  """Compiles and times one train step. Returns a dict of measurements."""
+def time_step(config: ml_collections.ConfigDict, *, steps_: int, warmup: int, rounds: int = 1,
+              between: Callable[[], float] | None = None) -> dict:
+  """Compiles one train step and times it in `rounds` rounds of `warmup` +
+  `steps_` steps. Returns a dict of measurements: ms is the median of the
+  rounds' medians. With `between` (e.g. the peer, returning its ms per step),
+  it runs after each round, and the dict gets its median (`torch_ms`) and the
+  rounds' ratios of its time over ours (`ratios`): interleaving the two makes
+  a burst of load on this machine hit both sides.
+  """
   k, b = config.num_critic_steps, config.dataset.batch_size
   state = state_lib.create_state(config, sample_shape=SAMPLE_SHAPE)
   pool = jax.random.uniform(jax.random.PRNGKey(1), (4, k, b, *SAMPLE_SHAPE), jnp.float32,
@@ -130,26 +146,35 @@ def time_step(config: ml_collections.ConfigDict, *, steps_: int, warmup: int) ->
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   flops = float(cost.get("flops", float("nan"))) if cost else float("nan")
-  for i in range(warmup):
-    state, metrics = compiled(state, pool[i % len(pool)])
-  jax.block_until_ready(state)
-  times = []
-  busy0, own0, wall0 = _busy_cpu_seconds(), _own_cpu_seconds(), time.perf_counter()
-  for i in range(steps_):
-    t = time.perf_counter()
-    state, metrics = compiled(state, pool[i % len(pool)])
+  medians, peer, foreign = [], [], []
+  for _ in range(rounds):
+    for i in range(warmup):
+      state, metrics = compiled(state, pool[i % len(pool)])
     jax.block_until_ready(state)
-    times.append(time.perf_counter() - t)
-  busy1, own1, wall1 = _busy_cpu_seconds(), _own_cpu_seconds(), time.perf_counter()
-  foreign = (float("nan") if busy0 is None else
-             max(0.0, (busy1 - busy0) - (own1 - own0)) / (wall1 - wall0))
+    times = []
+    busy0, own0, wall0 = _busy_cpu_seconds(), _own_cpu_seconds(), time.perf_counter()
+    for i in range(steps_):
+      t = time.perf_counter()
+      state, metrics = compiled(state, pool[i % len(pool)])
+      jax.block_until_ready(state)
+      times.append(time.perf_counter() - t)
+    busy1, own1, wall1 = _busy_cpu_seconds(), _own_cpu_seconds(), time.perf_counter()
+    foreign.append(float("nan") if busy0 is None else
+                   max(0.0, (busy1 - busy0) - (own1 - own0)) / (wall1 - wall0))
+    medians.append(statistics.median(times))
+    if between is not None:
+      peer.append(between())
   losses = {key: float(metrics[key]) for key in ("d/loss", "g/loss")}
   if not all(np.isfinite(list(losses.values()))):
     raise FloatingPointError(f"non-finite loss in the benchmark: {losses}")
-  seconds = statistics.median(times)
-  return dict(ms=seconds * 1e3, compile_s=compile_s, steps_per_s=1 / seconds,
-              images_per_s=k * b / seconds, gflop=flops / 1e9, gflops=flops / 1e9 / seconds,
-              foreign_cores=foreign, **losses)
+  seconds = statistics.median(medians)
+  row = dict(ms=seconds * 1e3, compile_s=compile_s, steps_per_s=1 / seconds,
+             images_per_s=k * b / seconds, gflop=flops / 1e9, gflops=flops / 1e9 / seconds,
+             foreign_cores=max(foreign), round_ms=[m * 1e3 for m in medians], **losses)
+  if peer:
+    row.update(torch_ms=statistics.median(peer),
+               ratios=[p / (m * 1e3) for p, m in zip(peer, medians)])
+  return row
 
 
 def time_peer(name: str, *, batch_size: int, steps_: int, warmup: int) -> float:
@@ -179,7 +204,9 @@ def table(rows: list[dict], *, peak: float, with_peer: bool) -> str:
             f"| {r['images_per_s']:.0f} | {r['compile_s']:.1f} | {r['gflop']:.2f} "
             f"| {r['gflops']:.1f} | {100 * r['gflops'] / peak:.0f} | {r['foreign_cores']:.2f} |")
     if with_peer:
-      line += f" {r['torch_ms']:.1f} | {r['torch_ms'] / r['ms']:.2f}x |"
+      ratios = r.get("ratios") or [r["torch_ms"] / r["ms"]]
+      spread = f" ({min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1 else ""
+      line += f" {r['torch_ms']:.1f} | {statistics.median(ratios):.2f}x{spread} |"
     lines.append(line)
   return "\n".join(lines)
 
@@ -205,18 +232,22 @@ def main(argv):
     for batch in map(int, _BATCH_SIZES.value):
       config = objective_config(name, batch_size=batch, conv_impl=_CONV_IMPL.value,
                                 share_latents=_SHARE.value)
+      peer = functools.partial(time_peer, name, batch_size=batch, steps_=_STEPS.value,
+                               warmup=_WARMUP.value) if with_peer else None
       row = dict(name=name, batch=batch, k=config.num_critic_steps,
-                 **time_step(config, steps_=_STEPS.value, warmup=_WARMUP.value))
-      msg = f"{name} b{batch}: {row['ms']:.1f} ms/step (compile {row['compile_s']:.1f} s)"
+                 **time_step(config, steps_=_STEPS.value, warmup=_WARMUP.value,
+                             rounds=_ROUNDS.value, between=peer))
+      msg = (f"{name} b{batch}: {row['ms']:.1f} ms/step (rounds "
+             f"{', '.join(f'{m:.0f}' for m in row['round_ms'])}; compile {row['compile_s']:.1f} s)")
       if with_peer:
-        row["torch_ms"] = time_peer(name, batch_size=batch, steps_=_STEPS.value,
-                                    warmup=_WARMUP.value)
-        msg += f"; PyTorch {row['torch_ms']:.1f} ms -> {row['torch_ms'] / row['ms']:.2f}x"
+        msg += (f"; PyTorch {row['torch_ms']:.1f} ms; ratio per round "
+                f"{', '.join(f'{x:.2f}' for x in row['ratios'])}")
       print(msg, flush=True)
       rows.append(row)
   text = (f"{device.platform} ({device.device_kind}), conv_impl={_CONV_IMPL.value}, "
           f"share_latents={_SHARE.value}, XLA_FLAGS='{os.environ.get('XLA_FLAGS', '')}', "
-          f"median of {_STEPS.value} steps after {_WARMUP.value} warm-up; matmul peak "
+          f"median of {_STEPS.value} steps after {_WARMUP.value} warm-up, median of "
+          f"{_ROUNDS.value} round(s), each of ours followed by the peer's; matmul peak "
           f"{peak:.0f} GFLOP/s\n\n" + table(rows, peak=peak, with_peer=with_peer))
   print(text)
   if _OUTPUT.value:

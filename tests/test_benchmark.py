@@ -70,3 +70,23 @@ def test_table_ratio_is_peer_time_over_ours():
   assert last[9] == "50"          # 300 of 600 GFLOP/s
   assert last[-1] == "2.50x"
   assert "PyTorch" not in benchmark.table([row], peak=600.0, with_peer=False)
+
+
+def test_rounds_interleave_the_peer_and_take_medians():
+  config = benchmark.objective_config("ns", batch_size=4, conv_impl="xla")
+  config.model.update(name="mlp", g_hidden=(16,), d_hidden=(16,))
+  peer_ms = iter([1000.0, 3000.0, 2000.0])
+  calls = []
+
+  def peer():
+    calls.append(len(calls))
+    return next(peer_ms)
+  row = benchmark.time_step(config, steps_=2, warmup=1, rounds=3, between=peer)
+  assert calls == [0, 1, 2] and len(row["round_ms"]) == 3
+  assert row["ms"] == pytest.approx(sorted(row["round_ms"])[1])
+  assert row["torch_ms"] == 2000.0
+  assert row["ratios"] == pytest.approx(
+      [p / m for p, m in zip([1000.0, 3000.0, 2000.0], row["round_ms"])])
+  text = benchmark.table([dict(row, name="ns", batch=4, k=1)], peak=600.0, with_peer=True)
+  want = f"{sorted(row['ratios'])[1]:.2f}x ({min(row['ratios']):.2f}-{max(row['ratios']):.2f})"
+  assert text.splitlines()[-1].split("|")[-2].strip() == want
