@@ -135,6 +135,8 @@ def time_step(config: ml_collections.ConfigDict, *, steps_: int, warmup: int, ro
   rounds' ratios of its time over ours (`ratios`): interleaving the two makes
   a burst of load on this machine hit both sides.
   """
+  if rounds < 1 or steps_ < 1:
+    raise ValueError(f"rounds and steps must be >= 1, got rounds={rounds}, steps={steps_}")
   k, b = config.num_critic_steps, config.dataset.batch_size
   state = state_lib.create_state(config, sample_shape=SAMPLE_SHAPE)
   pool = jax.random.uniform(jax.random.PRNGKey(1), (4, k, b, *SAMPLE_SHAPE), jnp.float32,

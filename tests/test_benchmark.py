@@ -90,3 +90,5 @@ def test_rounds_interleave_the_peer_and_take_medians():
   text = benchmark.table([dict(row, name="ns", batch=4, k=1)], peak=600.0, with_peer=True)
   want = f"{sorted(row['ratios'])[1]:.2f}x ({min(row['ratios']):.2f}-{max(row['ratios']):.2f})"
   assert text.splitlines()[-1].split("|")[-2].strip() == want
+  with pytest.raises(ValueError, match="rounds"):
+    benchmark.time_step(config, steps_=2, warmup=1, rounds=0)
