@@ -29,6 +29,9 @@ then an inverse read at t + pt. The forward and the input gradient of one
 layer share the kernel's spectrum, and the input and kernel gradients the
 cotangent's (XLA merges the identical matmuls). The kernel gradient is
 sum_n X conj(G) per bin, two batched matmuls over (re/im, N).
+
+`conv_vjp` wires these three functions into custom VJPs so that every order
+of reverse-mode differentiation runs them.
 """
 
 from __future__ import annotations
