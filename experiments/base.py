@@ -98,6 +98,8 @@ def get_config() -> ml_collections.ConfigDict:
       num_samples=2000,       # generated (and real) samples per evaluation
       batch_size=500,         # generation batch
       classifier_cache_dir="",  # "" = $GAN_JAX_CACHE or ~/.cache/gan_jax/classifiers
+      modes_min_count=20,     # 2-D mixtures: samples within 3 std that make a mode covered
+      modes_loose_num_std=10.0,  # 2-D mixtures: radius (in mode stds) of the loose count
   ))
 
   config.train = ml_collections.ConfigDict(dict(

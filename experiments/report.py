@@ -33,6 +33,7 @@ from STEP_SECONDS); `--smoke` takes about 4 minutes there.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging as std_logging
 import math
@@ -46,7 +47,7 @@ import ml_collections
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from experiments import report_lib, report_sections  # pylint: disable=g-import-not-at-top
-from experiments import seed000_table1, seed004_mlp  # pylint: disable=g-import-not-at-top
+from experiments import seed000_table1, seed004_mlp, toy_modes  # pylint: disable=g-import-not-at-top
 from experiments.report_lib import Run  # pylint: disable=g-import-not-at-top
 from gan_jax import train, writers  # pylint: disable=g-import-not-at-top
 
@@ -59,33 +60,64 @@ STATUS_FILE = "report_run.json"
 # estimate printed up front. Vmapped seeds were slower per seed on this CPU
 # (DCGAN-28: 2.2 s vs 0.8 s per step and seed), hence one run per seed.
 STEP_SECONDS = {"seed000/dcgan": 0.8, "seed000/wgan": 2.4, "seed000/wgan_gp": 3.0,
-                "seed004": 0.03, "seed004/wgan_wc": 0.1, "seed004/wgan_gp": 0.15}
-EVAL_SECONDS = {"seed000": 6.0, "seed004": 3.0}
+                "seed004": 0.03, "seed004/wgan_wc": 0.1, "seed004/wgan_gp": 0.15,
+                "dirac": 0.019}
+EVAL_SECONDS = {"seed000": 6.0, "seed004": 3.0, "dirac": 0.3}
 RUN_SECONDS = 20.0
-DIRAC_SECONDS, MODES_SECONDS_PER_STEP = 45.0, 0.019  # per (dataset, regularizer) run
+DIRAC_SECONDS = 45.0  # the Dirac-GAN dynamics lab
+
+
+# The seeds' own budgets, and the budgets of this report. Seed 004 trained 150
+# epochs of MNIST for every algorithm: on mnist_5k (4,000 training digits,
+# batch 64) 9,375 critic batches, so 9,375 generator steps with one critic step
+# and 1,875 with five. Seed 000 trained 15,000 generator steps per run (batch
+# 50); `cpu` runs the largest equal budget that fits about 90 minutes of
+# Fashion-MNIST on a 2-core CPU (see the README), `paper` the seed's own, with
+# the seeds vmapped (for an accelerator: experiments/accelerator_report.sh).
+SEED004_EPOCHS = 150
+_SEED004_150_EPOCHS = {"*": SEED004_EPOCHS * 4000 // 64,
+                       "wgan_wc": SEED004_EPOCHS * 4000 // 64 // 5,
+                       "wgan_gp": SEED004_EPOCHS * 4000 // 64 // 5}
+SEED_BUDGETS = {
+    "seed000": "15,000 generator steps per run, batch 50 (k = 5 critic steps for WGAN / WGAN-GP)",
+    "seed004": f"{SEED004_EPOCHS} epochs of MNIST per algorithm, batch 64",
+    "dirac": "exact analysis of the Dirac-GAN (the 2-D runs are this project's follow-up)",
+}
+BUDGETS = {
+    "cpu": dict(seed000_steps={"*": 1000}, seed000_eval_points=10,
+                seed004_steps=_SEED004_150_EPOCHS, seed004_eval_points=10,
+                modes_steps=20000, modes_eval_points=20, vmap_seeds=False),
+    "paper": dict(seed000_steps={"*": 15000}, seed000_eval_points=30,
+                  seed004_steps=_SEED004_150_EPOCHS, seed004_eval_points=10,
+                  modes_steps=20000, modes_eval_points=20, vmap_seeds=True),
+}
 
 
 @dataclasses.dataclass
 class Options:
-  """What the report runs; `smoke()` gives the tiny version."""
+  """What the report runs; `smoke()` gives the tiny version. The defaults are
+  the `cpu` budget (BUDGETS)."""
   out: str
   sections: tuple[str, ...] = SECTIONS
+  budget: str = "cpu"
   seeds: int = 3
   vmap_seeds: bool = False
   datasets: tuple[str, ...] = ("fashion_mnist", "mnist_5k")
   seed000_algos: tuple[str, ...] = seed000_table1.ALGOS
   seed000_steps: dict[str, int] = dataclasses.field(
-      default_factory=lambda: {"dcgan": 150, "wgan": 60, "wgan_gp": 45})
-  seed000_eval_points: int = 5
+      default_factory=lambda: dict(BUDGETS["cpu"]["seed000_steps"]))
+  seed000_eval_points: int = BUDGETS["cpu"]["seed000_eval_points"]
   seed004_algos: tuple[str, ...] = ("vanilla", "fgan_kl_warm", "fgan_reverse_kl_warm", "wgan_wc",
                                     "wgan_gp", "fgan_gan", "fgan_js", "fgan_kl", "fgan_pearson",
                                     "fgan_squared_hellinger")
   seed004_steps: dict[str, int] = dataclasses.field(
-      default_factory=lambda: {"*": 800, "wgan_wc": 250, "wgan_gp": 250})
-  seed004_eval_points: int = 1
+      default_factory=lambda: dict(BUDGETS["cpu"]["seed004_steps"]))
+  seed004_eval_points: int = BUDGETS["cpu"]["seed004_eval_points"]
   eval_samples: int = 1000
-  modes_steps: int = 2000
-  modes_datasets: tuple[str, ...] = ("ring", "grid")
+  modes_methods: tuple[str, ...] = toy_modes.METHODS
+  modes_steps: int = BUDGETS["cpu"]["modes_steps"]
+  modes_eval_points: int = BUDGETS["cpu"]["modes_eval_points"]
+  modes_datasets: tuple[str, ...] = toy_modes.DATASETS
   smoke: bool = False
   command: str = ""
 
@@ -95,8 +127,16 @@ class Options:
     return dataclasses.replace(
         self, smoke=True, datasets=("mnist_5k",), vmap_seeds=True,
         seed000_steps={"*": 4}, seed000_eval_points=2,
-        seed004_steps={"*": 4}, seed004_eval_points=2, eval_samples=200, modes_steps=3,
-        modes_datasets=("ring",))
+        seed004_steps={"*": 4}, seed004_eval_points=2, eval_samples=200, modes_steps=4,
+        modes_eval_points=2, modes_datasets=("ring",), modes_methods=("none", "r1"))
+
+
+def budget_options(budget: str, **overrides) -> dict:
+  """The Options fields of a named budget (BUDGETS), then `overrides` on top."""
+  if budget not in BUDGETS:
+    raise ValueError(f"Unknown budget {budget!r}; valid choices: {', '.join(BUDGETS)}")
+  fields = {k: (dict(v) if isinstance(v, dict) else v) for k, v in BUDGETS[budget].items()}
+  return {**fields, **overrides, "budget": budget}
 
 
 def steps_for(table: dict[str, int], algo: str) -> int:
@@ -143,9 +183,12 @@ def configure(config: ml_collections.ConfigDict, *, num_steps: int, eval_points:
 
 
 def cell_runs(make_config, *, workdir: str, name: str, num_steps: int, eval_points: int,
-              opts: Options, vmap: bool) -> list[tuple[Run, ml_collections.ConfigDict]]:
-  """The runs of one cell: one vmapped run over `opts.seeds` seeds, or one per seed."""
-  kw = dict(num_steps=num_steps, eval_points=eval_points, eval_samples=opts.eval_samples)
+              opts: Options, vmap: bool, eval_samples: int | None = None
+              ) -> list[tuple[Run, ml_collections.ConfigDict]]:
+  """The runs of one cell: one vmapped run over `opts.seeds` seeds, or one per seed
+  (`eval_samples` defaults to `opts.eval_samples`)."""
+  kw = dict(num_steps=num_steps, eval_points=eval_points,
+            eval_samples=eval_samples or opts.eval_samples)
   if vmap and opts.seeds > 1:
     seeds = tuple(range(opts.seeds))
     config = configure(make_config(0), seed=0, num_seeds=opts.seeds, **kw)
@@ -231,6 +274,21 @@ def seed000_plan(opts: Options, folder: str) -> dict[tuple[str, str], list]:
   return plan
 
 
+def modes_plan(opts: Options, folder: str) -> dict[tuple[str, str], list]:
+  """{(dataset, method): [(Run, config), ...]}: the 2-D follow-up of the Dirac
+  section (experiments/toy_modes.py), scored on its configs' 2,500 samples."""
+  plan = {}
+  for dataset in opts.modes_datasets:
+    for method in opts.modes_methods:
+      arg = f"{method},{dataset}" + (",runlocal" if opts.smoke else "")
+      plan[(dataset, method)] = cell_runs(
+          lambda s, arg=arg: toy_modes.get_config(arg),
+          workdir=os.path.join(folder, "runs", dataset, method), name=f"{dataset}/{method}",
+          num_steps=opts.modes_steps, eval_points=opts.modes_eval_points, opts=opts,
+          vmap=opts.vmap_seeds, eval_samples=toy_modes.get_config(arg).eval.num_samples)
+  return plan
+
+
 def seed004_plan(opts: Options, folder: str) -> dict[str, list]:
   """{algo: [(Run, config), ...]} of the seed 004 section (mnist_5k).
 
@@ -276,11 +334,8 @@ def estimate_seconds(opts: Options, plans: dict[str, dict]) -> dict[str, float]:
         evals = run.num_steps // config.eval.every_steps
         total += RUN_SECONDS + len(run.seeds) * (
             run.num_steps * per_step
-            + evals * EVAL_SECONDS[section] * opts.eval_samples / 1000)
-    out[section] = total
-  if "dirac" in opts.sections:
-    runs = len(opts.modes_datasets) * 2 * opts.seeds
-    out["dirac"] = DIRAC_SECONDS + runs * opts.modes_steps * MODES_SECONDS_PER_STEP
+            + evals * EVAL_SECONDS[section] * config.eval.num_samples / 1000)
+    out[section] = total + (DIRAC_SECONDS if section == "dirac" else 0.0)
   return out
 
 
@@ -325,9 +380,11 @@ def write_readme(opts: Options, sections: list[report_sections.Section], *,
            "means exceeds twice its standard error; a claim agrees when every comparison it "
            "makes goes its way by that margin, disagrees when one goes the other way by it, "
            "and is inconclusive at this budget otherwise (see experiments/report_lib.py).", ""]
-  for section in sections:
-    for claim, verdict, reason in section.claims:
-      lines.append(f"- **{claim}** — {verdict} ({reason}).")
+  claim_rows = [[claim, f"**{verdict}**", reason, section.budget, section.seed_budget]
+                for section in sections for claim, verdict, reason in section.claims]
+  lines.append(report_lib.markdown_table(
+      ["claim", "verdict", "from the numbers", "judged at (this report)", "the seed's own budget"],
+      claim_rows))
   for section in sections:
     lines += ["", section.markdown]
   lines += ["", "## Runs (steps used and wall time measured)", "",
@@ -348,6 +405,8 @@ def make_report(opts: Options) -> list[report_sections.Section]:
     raise ValueError("No sections to run")
   os.makedirs(opts.out, exist_ok=True)
   plans = {}
+  if "dirac" in opts.sections:
+    plans["dirac"] = modes_plan(opts, os.path.join(opts.out, "dirac", "modes"))
   if "seed004" in opts.sections:
     plans["seed004"] = seed004_plan(opts, os.path.join(opts.out, "seed004"))
   if "seed000" in opts.sections:
@@ -365,19 +424,17 @@ def make_report(opts: Options) -> list[report_sections.Section]:
       continue
     section_start = time.perf_counter()
     log(f"section {name} (elapsed {(time.perf_counter() - start) / 60:.1f} min)")
-    if name == "dirac":
-      section = report_sections.dirac_section(opts, os.path.join(opts.out, "dirac"), log=log)
-    else:
-      plan = plans[name]
-      for i, cell in enumerate(plan.values()):
-        log(f" cell {i + 1}/{len(plan)} of {name} "
-            f"(elapsed {(time.perf_counter() - start) / 60:.1f} min)")
-        for run, config in cell:
-          execute(run, config)
-      build = {"seed000": report_sections.seed000_section,
-               "seed004": report_sections.seed004_section}[name]
-      section = build(opts, os.path.join(opts.out, name),
-                      {k: [r for r, _ in cell] for k, cell in plan.items()})
+    plan = plans[name]
+    for i, cell in enumerate(plan.values()):
+      log(f" cell {i + 1}/{len(plan)} of {name} "
+          f"(elapsed {(time.perf_counter() - start) / 60:.1f} min)")
+      for run, config in cell:
+        execute(run, config)
+    build = {"dirac": functools.partial(report_sections.dirac_section, log=log),
+             "seed000": report_sections.seed000_section,
+             "seed004": report_sections.seed004_section}[name]
+    section = build(opts, os.path.join(opts.out, name),
+                    {k: [r for r, _ in cell] for k, cell in plan.items()})
     done.append(section)
     section_seconds[name] = time.perf_counter() - section_start
     path = write_readme(opts, done, seconds=time.perf_counter() - start, estimate=estimate,
@@ -388,25 +445,51 @@ def make_report(opts: Options) -> list[report_sections.Section]:
 
 _OUT = flags.DEFINE_string("out", "results", "Output folder.")
 _SECTIONS = flags.DEFINE_list("sections", list(SECTIONS), "Sections to run.")
+_BUDGET = flags.DEFINE_enum("budget", "cpu", list(BUDGETS), "Step budgets: cpu (sized for a "
+                            "2-core CPU) or paper (the seeds' own, seeds vmapped; for an "
+                            "accelerator). Flags given explicitly override it.")
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds per cell.")
 _VMAP = flags.DEFINE_boolean("vmap_seeds", False, "One run with vmapped seeds per cell "
-                             "instead of one run per seed (slower on CPU; warm-started cells "
-                             "always use one run per seed).")
+                             "instead of one run per seed (default: the budget's; warm-started "
+                             "cells always use one run per seed).")
 _DATASETS = flags.DEFINE_list("datasets", ["fashion_mnist", "mnist_5k"], "seed000 datasets.")
 _S0_ALGOS = flags.DEFINE_list("seed000_algos", list(seed000_table1.ALGOS), "seed000 algorithms.")
-_S0_STEPS = flags.DEFINE_list("seed000_steps", ["dcgan=150", "wgan=60", "wgan_gp=45"],
-                              "Generator steps per seed000 algorithm (algo=N, or N for all).")
-_S0_EVAL = flags.DEFINE_integer("seed000_eval_points", 5, "Evaluations per seed000 run.")
+_S0_STEPS = flags.DEFINE_list("seed000_steps", [], "Generator steps per seed000 algorithm "
+                              "(algo=N, or N for all; default: the budget's).")
+_S0_EVAL = flags.DEFINE_integer("seed000_eval_points", None, "Evaluations per seed000 run.")
 _S4_ALGOS = flags.DEFINE_list("seed004_algos", list(Options.seed004_algos),
                               "seed004 algorithms (warm ones add fgan_js_warmup).")
-_S4_STEPS = flags.DEFINE_list("seed004_steps", ["*=800", "wgan_wc=250", "wgan_gp=250"],
-                              "Generator steps per seed004 algorithm (* = the rest; "
-                              "fgan_js_warmup keeps its 6 epochs unless named).")
-_S4_EVAL = flags.DEFINE_integer("seed004_eval_points", 1, "Evaluations per seed004 run.")
-_EVAL_SAMPLES = flags.DEFINE_integer("eval_samples", 1000, "Generated samples per evaluation.")
-_MODES_STEPS = flags.DEFINE_integer("modes_steps", 2000, "Steps per 2-D mode-coverage run.")
-_MODES_DATASETS = flags.DEFINE_list("modes_datasets", ["ring", "grid"], "2-D mixtures.")
+_S4_STEPS = flags.DEFINE_list("seed004_steps", [], "Generator steps per seed004 algorithm "
+                              "(* = the rest; fgan_js_warmup keeps its 6 epochs unless named; "
+                              "default: the budget's 150 epochs).")
+_S4_EVAL = flags.DEFINE_integer("seed004_eval_points", None, "Evaluations per seed004 run.")
+_EVAL_SAMPLES = flags.DEFINE_integer("eval_samples", 1000, "Generated samples per evaluation "
+                                     "(images; the 2-D runs keep their configs' 2,500).")
+_MODES_METHODS = flags.DEFINE_list("modes_methods", list(toy_modes.METHODS),
+                                   "2-D follow-up methods (experiments/toy_modes.py).")
+_MODES_STEPS = flags.DEFINE_integer("modes_steps", None, "Steps per 2-D mode-coverage run.")
+_MODES_EVAL = flags.DEFINE_integer("modes_eval_points", None, "Evaluations per 2-D run.")
+_MODES_DATASETS = flags.DEFINE_list("modes_datasets", list(toy_modes.DATASETS), "2-D mixtures.")
 _SMOKE = flags.DEFINE_boolean("smoke", False, "Tiny version of every section (tests).")
+
+
+def options_from_flags() -> Options:
+  """Options of the command line: the `--budget`'s fields, then the flags given."""
+  given = {}
+  for flag, field, parse in ((_S0_STEPS, "seed000_steps", parse_steps),
+                             (_S0_EVAL, "seed000_eval_points", None),
+                             (_S4_STEPS, "seed004_steps", parse_steps),
+                             (_S4_EVAL, "seed004_eval_points", None),
+                             (_MODES_STEPS, "modes_steps", None),
+                             (_MODES_EVAL, "modes_eval_points", None), (_VMAP, "vmap_seeds", None)):
+    if flags.FLAGS[flag.name].present:
+      given[field] = parse(flag.value) if parse else flag.value
+  return Options(
+      out=_OUT.value, sections=tuple(_SECTIONS.value), seeds=_SEEDS.value,
+      datasets=tuple(_DATASETS.value), seed000_algos=tuple(_S0_ALGOS.value),
+      seed004_algos=tuple(_S4_ALGOS.value), eval_samples=_EVAL_SAMPLES.value,
+      modes_methods=tuple(_MODES_METHODS.value), modes_datasets=tuple(_MODES_DATASETS.value),
+      command=" ".join(["python", *sys.argv]), **budget_options(_BUDGET.value, **given))
 
 
 def main(argv):
@@ -417,15 +500,7 @@ def main(argv):
   jax.config.update("jax_compilation_cache_dir", os.environ.get(
       "JAX_COMPILATION_CACHE_DIR", os.path.join(root, ".jax_cache")))
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-  opts = Options(
-      out=_OUT.value, sections=tuple(_SECTIONS.value), seeds=_SEEDS.value,
-      vmap_seeds=_VMAP.value, datasets=tuple(_DATASETS.value),
-      seed000_algos=tuple(_S0_ALGOS.value), seed000_steps=parse_steps(_S0_STEPS.value),
-      seed000_eval_points=_S0_EVAL.value, seed004_algos=tuple(_S4_ALGOS.value),
-      seed004_steps=parse_steps(_S4_STEPS.value), seed004_eval_points=_S4_EVAL.value,
-      eval_samples=_EVAL_SAMPLES.value, modes_steps=_MODES_STEPS.value,
-      modes_datasets=tuple(_MODES_DATASETS.value),
-      command=" ".join(["python", *sys.argv]))
+  opts = options_from_flags()
   logging.get_absl_handler().addFilter(_ProjectInfoOnly())
   make_report(opts.smoke_version() if _SMOKE.value else opts)
 

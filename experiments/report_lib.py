@@ -258,10 +258,10 @@ def status_text(runs: Sequence[Run]) -> str:
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-  """A markdown table; every row must have len(header) cells."""
+  """A markdown table; every row must have len(header) cells ("|" inside a cell is escaped)."""
   for row in rows:
     if len(row) != len(header):
       raise ValueError(f"row {row} has {len(row)} cells, header has {len(header)}")
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-  lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+  lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
   return "\n".join(lines) + "\n"

@@ -1,9 +1,10 @@
 """The sections of `experiments/report.py`: tables, figures and claim verdicts.
 
-`seed000_section` and `seed004_section` turn finished `report_lib.Run`s into
-markdown (with figure links relative to the report folder) and claims;
-`dirac_section` runs the Dirac-GAN lab (`gan_jax.dynamics.lab`) itself, since
-its runs are short and are not training-loop runs.
+Each `*_section` turns finished `report_lib.Run`s into markdown (with figure
+links relative to the report folder) and claims; `dirac_section` also runs the
+Dirac-GAN dynamics lab (`gan_jax.dynamics.lab`) itself, since its analysis is
+not a training run (its 2-D follow-up is: `experiments/toy_modes.py` runs
+trained by `train_and_evaluate`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,54 @@ HEADLINE_004 = ("vanilla", "fgan_kl_warm", "fgan_reverse_kl_warm", "wgan_wc", "w
 
 @dataclasses.dataclass
 class Section:
-  """One section of the report: its markdown, its runs and its claims
-  [(claim, verdict, reason)]."""
+  """One section of the report: its markdown, its runs, its claims
+  [(claim, verdict, reason)], the budget they were judged at (from the runs)
+  and the seed's own budget."""
   name: str
   markdown: str
   runs: list[tuple[str, Run]] = dataclasses.field(default_factory=list)
   claims: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)
+  budget: str = ""
+  seed_budget: str = ""
+
+
+# What the seeds themselves trained, shown beside the budget each claim was judged at.
+SEED_BUDGETS = {
+    "seed000": "15,000 G steps per run, batch 50 (WGAN / WGAN-GP: 5 critic steps each)",
+    "seed004": "150 epochs of MNIST per algorithm, batch 64",
+    "dirac": "exact local analysis of the Dirac-GAN; the 2-D runs are this project's follow-up",
+}
+
+
+def budget_text(cells: dict[Any, Sequence[Run]], *, epoch_examples: int = 0) -> str:
+  """What the runs of a section trained: generator steps, critic steps and batch
+  per group of cells that share them (with epochs when `epoch_examples` > 0),
+  then the seeds per cell, e.g. "wgan_wc, wgan_gp: 1,875 G steps x 5 critic
+  steps (batch 64; 9,375 critic batches = 150 epochs); 3 seeds per cell"."""
+  groups: dict[tuple, list[str]] = {}
+  seeds = set()
+  for name, runs in cells.items():
+    cfg = run_config(runs[0]) if runs else {}
+    k = int(cfg.get("num_critic_steps", 1))
+    batch = cfg.get("dataset", {}).get("batch_size")
+    groups.setdefault((runs[0].num_steps, k, batch), []).append(
+        name if isinstance(name, str) else "/".join(name))
+    seeds.add(sum(len(r.seeds) for r in runs))
+  parts = []
+  for (steps, k, batch), names in groups.items():
+    text = f"{steps:,} G steps" + (f" x {k} critic steps" if k > 1 else "")
+    extras = [f"batch {batch}"] if batch else []
+    if k > 1:
+      extras.append(f"{steps * k:,} critic batches")
+    if epoch_examples and batch:
+      epochs = f"{steps * k * batch / epoch_examples:.0f} epochs"
+      if k > 1:
+        extras[-1] += f" = {epochs}"
+      else:
+        extras.append(epochs)
+    text += f" ({'; '.join(extras)})" if extras else ""
+    parts.append((f"{', '.join(names)}: " if len(groups) > 1 else "") + text)
+  return "; ".join(parts) + f"; {', '.join(map(str, sorted(seeds)))} seeds per cell"
 
 
 def run_config(run: Run) -> dict[str, Any]:
@@ -75,7 +118,8 @@ def seed000_section(opts, folder: str, cells: dict[tuple[str, str], list[Run]]) 
   """DCGAN vs WGAN vs WGAN-GP per dataset: curves, mean / max score, FID,
   loss-vs-FID correlation, sample grids; claims judged per dataset."""
   os.makedirs(folder, exist_ok=True)
-  section = Section("seed000", "", runs=[("seed000", r) for c in cells.values() for r in c])
+  section = Section("seed000", "", runs=[("seed000", r) for c in cells.values() for r in c],
+                    budget=budget_text(cells), seed_budget=SEED_BUDGETS["seed000"])
   md = ["## Seed 000: DCGAN vs WGAN vs WGAN-GP (DCGAN-28, Table 1 settings)", "",
         "Score = classifier score exp(E KL(p(y|x) || p(y))) of the in-domain CNN; mean / max "
         "over the eval points of each seed, then mean ± std over seeds. Spearman / Pearson: "
@@ -142,7 +186,10 @@ def seed000_section(opts, folder: str, cells: dict[tuple[str, str], list[Run]]) 
 def seed004_section(opts, folder: str, cells: dict[str, list[Run]]) -> Section:
   """MLP GANs on mnist_5k: final FID / precision / recall / wall time / divergence."""
   os.makedirs(folder, exist_ok=True)
-  section = Section("seed004", "", runs=[("seed004", r) for c in cells.values() for r in c])
+  section = Section("seed004", "", runs=[("seed004", r) for c in cells.values() for r in c],
+                    budget=budget_text({a: r for a, r in cells.items() if a != "fgan_js_warmup"},
+                                       epoch_examples=4000),
+                    seed_budget=SEED_BUDGETS["seed004"])
   header = ["algo", "objective", "G steps", "final FID", "final precision", "final recall",
             "final score", "wall s (all seeds)", "status"]
   rows, fid = [], {}
@@ -214,9 +261,25 @@ def _cached_lab(config, workdir: str, result: str, *, log: Callable[[str], None]
   return True
 
 
-def dirac_section(opts, folder: str, *, log: Callable[[str], None]) -> Section:
-  """Dirac-GAN verdicts (deterministic) and 2-D mode coverage, R1 vs none, per seed."""
-  section = Section("dirac", "")
+def last_change_step(runs: Sequence[Run], key: str) -> tuple[int | None, int | None]:
+  """(last step at which the seed mean of `key` changed, last eval step); None when
+  the runs have no `key`. A curve that last changed well before its end had settled."""
+  steps, values = lib.series(runs, key)
+  if not steps.size:
+    return None, None
+  mean = np.nanmean(values, axis=0)
+  changed = np.nonzero(np.abs(np.diff(mean)) > 1e-9)[0]
+  return (int(steps[changed[-1] + 1]) if changed.size else int(steps[0])), int(steps[-1])
+
+
+def dirac_section(opts, folder: str, cells: dict[tuple[str, str], list[Run]], *,
+                  log: Callable[[str], None]) -> Section:
+  """Dirac-GAN verdicts (deterministic lab) and the 2-D follow-up: covered modes of
+  every (dataset, method) cell trained by `train_and_evaluate`, each regularizer
+  judged against the unregularized GAN."""
+  section = Section("dirac", "", runs=[("dirac", r) for c in cells.values() for r in c],
+                    budget="verdicts exact; 2-D runs: " + budget_text(cells),
+                    seed_budget=SEED_BUDGETS["dirac"])
   config = dirac_gan.get_config("runlocal" if opts.smoke else "dynamics")
   dyn = os.path.join(folder, "dynamics")
   _cached_lab(config, dyn, "verdicts.json", log=log)
@@ -231,49 +294,75 @@ def dirac_section(opts, folder: str, *, log: Callable[[str], None]) -> Section:
       lib.DISAGREES if wrong else lib.AGREES,
       f"our verdict differs for {', '.join(wrong)}" if wrong else
       f"all {len(verdicts)} methods checked give the paper's verdict"))
-  summaries = []
-  for seed in range(opts.seeds):
-    mcfg = dirac_gan.get_config("modes_runlocal" if opts.smoke else "modes")
-    mcfg.modes.train.seed = seed
-    mcfg.modes.num_steps = opts.modes_steps
-    mcfg.modes.datasets = tuple(opts.modes_datasets)
-    seed_dir = os.path.join(folder, "modes", f"seed_{seed}")
-    _cached_lab(mcfg, seed_dir, "modes.json", log=log)
-    with open(os.path.join(seed_dir, "modes.json")) as f:
-      summaries += [dict(s, seed=seed) for s in json.load(f)]
-  rows, covered = [], {}
-  for key in dict.fromkeys((s["dataset"], s["penalty"], s["gamma"]) for s in summaries):
-    group = [s for s in summaries if (s["dataset"], s["penalty"], s["gamma"]) == key]
-    covered[key] = np.asarray([s["covered_modes"] for s in group], np.float64)
-    reg = "none" if key[1] == "none" else f"{key[1]} γ={key[2]:g}"
-    rows.append([key[0], reg, f"{lib.fmt(covered[key])} / {group[0]['num_modes']}",
-                 " ".join(str(s["covered_modes"]) for s in group),
-                 lib.fmt(np.asarray([s["covered_modes_loose"] for s in group], float)),
-                 lib.fmt(100 * np.asarray([s["high_quality"] for s in group]), digits=1),
-                 str(group[0]["steps"]), f"{sum(s['seconds'] for s in group):.0f}"])
-  for dataset in dict.fromkeys(k[0] for k in covered):
-    none = covered.get((dataset, "none", 0.0), np.zeros(0))
-    for key in [k for k in covered if k[0] == dataset and k[1] == "r1"]:
-      c = lib.compare(covered[key], none, higher_is_better=True)
-      verdict = {1: lib.AGREES, -1: lib.DISAGREES, 0: lib.INCONCLUSIVE}[c]
-      section.claims.append((
-          f"Mescheder 2-D follow-up ({dataset}): R1 (γ={key[2]:g}) covers more modes than "
-          "the unregularized GAN", verdict,
-          f"covered modes {lib.fmt(covered[key])} vs {lib.fmt(none)} over {len(none)} seeds"))
-  header = ["dataset", "regularizer", "covered modes (3 std)", "per seed",
-            f"covered (loose, {summaries[0]['loose_num_std']:g} std)" if summaries else "loose",
-            "high-quality samples %", "steps", "wall s (all seeds)"]
-  scatters = sorted(f for f in os.listdir(os.path.join(folder, "modes", "seed_0"))
-                    if f.endswith(".png")) if opts.seeds else []
   md = ["## Mescheder et al. 2018: Dirac-GAN and 2-D mode coverage", "",
         f"Verdicts (deterministic: eigenvalues at the equilibrium and simulated updates from "
         f"a grid of starts; config `experiments/dirac_gan.py"
         f"{':runlocal' if opts.smoke else ''}`):", "", verdict_md,
-        f"![Dirac-GAN]({_link(folder, 'dynamics/dirac_gan.png')})", "",
-        f"Mode coverage (MLP GAN of experiments/toy_ring.py, Adam 5e-4, {opts.modes_steps} "
-        f"steps, {opts.seeds} seeds; a mode is covered by >= 20 of the samples within 3 std):",
-        "", lib.markdown_table(header, rows),
-        " ".join(f"![{f}]({_link(folder, 'modes/seed_0/' + f)})" for f in scatters)]
+        f"![Dirac-GAN]({_link(folder, 'dynamics/dirac_gan.png')})", ""]
+  modes_at = len(md)
+  modes_dir = os.path.join(folder, "modes")
+  os.makedirs(modes_dir, exist_ok=True)
+  header = ["dataset", "method", "covered modes (3 std)", "per seed", "covered (loose)",
+            "high-quality samples %", "G steps", "coverage last changed at step",
+            "wall s (all seeds)", "status"]
+  rows, settled = [], {}
+  for dataset in dict.fromkeys(d for d, _ in cells):
+    by_method = {m: runs for (d, m), runs in cells.items() if d == dataset}
+    covered = {m: lib.final_values(runs, "eval/modes_covered") for m, runs in by_method.items()}
+    for method, runs in by_method.items():
+      last, end = last_change_step(runs, "eval/modes_covered")
+      num_modes = lib.final_values(runs, "eval/num_modes")
+      rows.append([dataset, method,
+                   f"{lib.fmt(covered[method])} / {np.nanmax(num_modes, initial=0):.0f}",
+                   " ".join(f"{v:.0f}" for v in covered[method] if np.isfinite(v)),
+                   lib.fmt(lib.final_values(runs, "eval/modes_covered_loose")),
+                   lib.fmt(100 * lib.final_values(runs, "eval/high_quality"), digits=1),
+                   str(runs[0].num_steps), "–" if last is None else f"{last:,}",
+                   _seconds(runs), lib.status_text(runs)])
+      if method == "none":
+        settled[dataset] = (last, end)
+    curves = f"modes_{dataset}.png"
+    figures.plot_cell_curves(
+        os.path.join(modes_dir, curves), by_method,
+        panels=(("eval/modes_covered", "covered modes (3 std)"),
+                ("eval/modes_covered_loose", "covered modes (10 std)"),
+                ("eval/high_quality", "high-quality fraction")),
+        title=f"2-D {dataset} (mean ± std over seeds)")
+    scatters = f"samples_{dataset}.png"
+    has_samples = figures.plot_sample_montage(
+        os.path.join(modes_dir, scatters),
+        {m: figures.sample_grids(runs[0].workdir, max_grids=1) for m, runs in by_method.items()},
+        title=f"final samples (first seed) over the data, {dataset}")
+    md_links = f"![coverage]({_link(folder, 'modes/' + curves)})"
+    if has_samples:
+      md_links += f"\n\n![samples]({_link(folder, 'modes/' + scatters)})"
+    settled_text = ""
+    if dataset in settled and settled[dataset][0] is not None:
+      last, end = settled[dataset]
+      settled_text = (f"the unregularized run's mean coverage last changed at step {last:,} of "
+                      f"{end:,}")
+    md += [f"### {dataset}", "", (settled_text[:1].upper() + settled_text[1:] + ".")
+           if settled_text else "", "", md_links, ""]
+    none = covered.get("none")
+    for method in by_method:
+      if method == "none" or none is None:
+        continue
+      c = lib.compare(covered[method], none, higher_is_better=True)
+      section.claims.append((
+          f"Mescheder 2-D follow-up ({dataset}): {method} covers more modes than the "
+          "unregularized GAN", {1: lib.AGREES, -1: lib.DISAGREES, 0: lib.INCONCLUSIVE}[c],
+          f"covered modes {lib.fmt(covered[method])} vs {lib.fmt(none)} over "
+          f"{len(none)} seeds" + (f"; {settled_text}" if settled_text else "")))
+  first = next((r for c in cells.values() for r in c), None)
+  ecfg = run_config(first).get("eval", {}) if first else {}
+  intro = [f"Mode coverage: experiments/toy_modes.py (the MLP GAN of toy_ring.py, Adam 5e-4), "
+           f"{budget_text(cells)}, trained and scored by `train_and_evaluate` (one run: "
+           "`launch.py --config=experiments/toy_modes.py:r1,ring --workdir=DIR`); a mode is "
+           f"covered by >= {ecfg.get('modes_min_count', '?')} of "
+           f"{ecfg.get('num_samples', '?')} samples within 3 std of it (loose: "
+           f"{ecfg.get('modes_loose_num_std', '?')} std). Final = at the last step.", "",
+           lib.markdown_table(header, rows)]
+  md[modes_at:modes_at] = intro
   section.markdown = "\n".join(md)
   _write(folder, "dirac.md", section.markdown)
   return section

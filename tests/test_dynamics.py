@@ -161,23 +161,8 @@ def test_lab_runlocal_writes_table_and_figure(tmp_path):
   assert table.startswith("| method | eigenvalues | continuous verdict |")
   assert len(json.loads((tmp_path / "verdicts.json").read_text())) == 2
   assert os.path.getsize(tmp_path / "dirac_gan.png") > 10_000
-  with pytest.raises(ValueError, match="dynamics, modes"):
+  with pytest.raises(ValueError, match="dynamics, runlocal"):
     dirac_gan.get_config("dynamic")
-
-
-def test_modes_config_and_helpers_without_training():
-  from experiments import dirac_gan  # pylint: disable=g-import-not-at-top
-  from gan_jax.dynamics import modes  # pylint: disable=g-import-not-at-top
-  config = dirac_gan.get_config("modes")
-  assert config.lab == "modes"
-  run = modes.run_config(config.modes.train, dataset="grid", penalty="r1", gamma=3.0)
-  assert (run.dataset.name, run.penalty.name, run.penalty.weight) == ("grid", "r1", 3.0)
-  assert config.modes.train.dataset.name == "ring"  # the base is not mutated
-  assert config.modes.train.penalty.name == "none"
-  summary = dict(dataset="ring", penalty="r1", gamma=1.0, steps=10, covered_modes=7,
-                 covered_modes_loose=8, loose_num_std=10.0, num_modes=8,
-                 high_quality=0.25, d_loss=1.3, g_loss=0.7, seconds=3.0)
-  assert "| ring | r1 γ=1 | 7/8 | 8/8 (10 std) | 25.0% | 10 |" in modes.modes_table([summary])
-  config.lab = "bogus"
-  with pytest.raises(ValueError, match="dynamics, modes"):
-    lab.run(config, "/nonexistent")
+  config.lab = "modes"  # the 2-D follow-up is training now (experiments/toy_modes.py)
+  with pytest.raises(ValueError, match="valid choices: dynamics"):
+    lab.run(config, str(tmp_path))

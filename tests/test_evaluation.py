@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from experiments import base, toy_ring
 from gan_jax import data, evaluation, train, viz
@@ -56,6 +57,13 @@ def test_toy_metrics_count_modes():
   samples = np.repeat(centers[:3], 100, axis=0)
   m = evaluation.toy_metrics(samples, name="ring")
   assert m["modes_covered"] == 3 and m["high_quality"] == 1.0 and m["num_modes"] == 8
+  assert m["modes_covered_loose"] == 3
+  # Three more modes hit 5 std (0.1) off centre: loose at 10 std counts them, strict does not.
+  blurry = np.repeat(centers[3:6] + np.array([0.1, 0.0], np.float32), 100, axis=0)
+  m = evaluation.toy_metrics(np.concatenate([samples, blurry]), name="ring")
+  assert (m["modes_covered"], m["modes_covered_loose"], m["high_quality"]) == (3, 6, 0.5)
+  assert evaluation.toy_metrics(blurry, name="ring", loose_num_std=4.0)["modes_covered_loose"] == 0
+  assert evaluation.toy_metrics(samples[:250], name="ring", min_count=60)["modes_covered"] == 2
   assert evaluation.toy_metrics(samples, name="swiss_roll") == {}
 
 
@@ -70,6 +78,7 @@ def test_training_logs_eval_rows_and_figures(tmp_path):
   rows = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
   evals = [r for r in rows if "eval/modes_covered" in r]
   assert [r["step"] for r in evals] == [10, 20]
+  assert all(r["eval/modes_covered"] <= r["eval/modes_covered_loose"] <= 8 for r in evals)
   assert all(r["num_fake"] == 400 and r["extractor"] for r in evals)
   assert (tmp_path / "curves.png").stat().st_size > 0
   assert (tmp_path / "samples.gif").stat().st_size > 0
@@ -95,3 +104,26 @@ def test_evaluate_command_scores_a_checkpoint(tmp_path):
   assert out.returncode == 0, out.stderr[-2000:]
   row = json.load(open(tmp_path / "eval_step_5.json"))
   assert row["step"] == 5 and row["num_fake"] == 300 and 0 <= row["eval/modes_covered"] <= 8
+
+
+def test_toy_evaluator_reads_its_counts_from_the_config():
+  config = toy_ring.get_config()
+  dataset = data.get_dataset(config.dataset)
+  centers = np.asarray(data.toy2d.mode_centers("ring"))
+
+  class _Fixed:  # a "generator" that puts 5 std off-centre points on 8 modes
+    def generate(self, z):
+      return np.resize(centers + np.array([0.1, 0.0], np.float32), (len(z), 2))
+
+  config.eval.num_samples = config.eval.batch_size = 800
+  evaluator = evaluation.Evaluator(config, dataset)
+  evaluator._generate = lambda state, z: state.generate(z)  # no jit for the stand-in
+  scores = evaluator(_Fixed())
+  assert (scores["eval/modes_covered"], scores["eval/modes_covered_loose"]) == (0, 8)
+  config.eval.modes_loose_num_std = 4.0
+  evaluator = evaluation.Evaluator(config, dataset)
+  evaluator._generate = lambda state, z: state.generate(z)
+  assert evaluator(_Fixed())["eval/modes_covered_loose"] == 0
+  config.eval.modes_min_count = 0
+  with pytest.raises(ValueError, match="modes_min_count"):
+    evaluation.Evaluator(config, dataset)

@@ -213,8 +213,17 @@ def test_smoke_report_trains_reuses_and_writes_readme(tmp_path):
   assert final_fid.shape == (2,) and np.isfinite(final_fid).all()
   readme = (tmp_path / "README.md").read_text()
   for text in ("## Seed 004", "## Mescheder", "Verdicts (deterministic", "real-vs-real floor",
-               "Compute: ", "| fgan_kl_warm | fgan_kl | 4 (+4 JS warm-up) |"):
+               "Compute: ", "| fgan_kl_warm | fgan_kl | 4 (+4 JS warm-up) |",
+               "| claim | verdict | from the numbers | judged at (this report) | the seed's own",
+               "2-D runs: 4 G steps (batch 8); 2 seeds per cell | exact local analysis",
+               "| ring | r1 | ", "launch.py --config=experiments/toy_modes.py:r1,ring"):
     assert text in readme, text
+  # The 2-D follow-up trained through train_and_evaluate: its runs and their eval rows.
+  modes_runs = [r for _, r in sections[0].runs]
+  assert [r.name for r in modes_runs] == ["ring/none", "ring/r1"]
+  assert all(r.status == "done" and r.seeds == (0, 1) for r in modes_runs)
+  assert all(any("eval/modes_covered_loose" in row for row in r.rows) for r in modes_runs)
+  assert any("r1 covers more modes" in c for c, _, _ in sections[0].claims)
   assert all(v in (lib.AGREES, lib.DISAGREES, lib.INCONCLUSIVE)
              for s in sections for _, v, _ in s.claims)
   for png in ("seed004/fid.png", "seed004/samples.png", "dirac/dynamics/dirac_gan.png"):
@@ -223,3 +232,33 @@ def test_smoke_report_trains_reuses_and_writes_readme(tmp_path):
   assert all(r.reused for _, r in again[1].runs)
   np.testing.assert_array_equal(lib.final_values([r for _, r in again[1].runs][2:], "eval/fid"),
                                 final_fid)
+
+
+def test_budgets_and_budget_text(tmp_path):
+  paper = report.Options(out="x", **report.budget_options("paper"))
+  cpu = report.Options(out="x")
+  assert paper.seed000_steps == {"*": 15000} and paper.vmap_seeds and not cpu.vmap_seeds
+  # Seed 004's 150 epochs of mnist_5k (4,000 digits, batch 64) in both budgets.
+  assert cpu.seed004_steps == paper.seed004_steps == {"*": 9375, "wgan_wc": 1875,
+                                                      "wgan_gp": 1875}
+  assert report.budget_options("paper", seed000_steps={"*": 7})["seed000_steps"] == {"*": 7}
+  with pytest.raises(ValueError, match="cpu, paper"):
+    report.budget_options("gpu")
+  for name, k in (("vanilla", 1), ("wgan_gp", 5)):
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "config.json").write_text(
+        f'{{"num_critic_steps": {k}, "dataset": {{"batch_size": 64}}}}')
+  cells = {"vanilla": [Run("vanilla", str(tmp_path / "vanilla"), (s,), 9375) for s in range(3)],
+           "wgan_gp": [Run("wgan_gp", str(tmp_path / "wgan_gp"), (0, 1, 2), 1875)]}
+  assert report_sections.budget_text(cells, epoch_examples=4000) == (
+      "vanilla: 9,375 G steps (batch 64; 150 epochs); wgan_gp: 1,875 G steps x 5 critic "
+      "steps (batch 64; 9,375 critic batches = 150 epochs); 3 seeds per cell")
+  assert report_sections.budget_text({"a": cells["vanilla"][:2]}) == (
+      "9,375 G steps (batch 64); 2 seeds per cell")
+
+
+def test_last_change_step_of_a_coverage_curve():
+  run = Run("a", "", (0,), 40, rows=[{"step": s, "eval/modes_covered": v}
+                                     for s, v in ((10, 2.0), (20, 5.0), (30, 5.0), (40, 5.0))])
+  assert report_sections.last_change_step([run], "eval/modes_covered") == (20, 40)
+  assert report_sections.last_change_step([run], "eval/fid") == (None, None)

@@ -140,3 +140,20 @@ def test_seed_configs_build_steps(module, arg):
     assert config.penalty.name == "wgan_gp" and config.penalty.weight == 10
   with pytest.raises(ValueError, match="expected '<algo>"):
     importlib.import_module(f"experiments.{module}").get_config("nope")
+
+
+def test_toy_modes_configs_differ_in_exactly_their_regularizer():
+  from experiments import toy_modes  # pylint: disable=g-import-not-at-top
+  base_json = json.loads(toy_modes.get_config("none").to_json_best_effort())
+  changed = {}
+  for method in toy_modes.METHODS:
+    config = toy_modes.get_config(f"{method},grid")
+    steps.make_train_step(config)  # penalty / trick names resolve
+    assert config.dataset.name == "grid" and config.eval.every_steps == 1000
+    flat = json.loads(config.to_json_best_effort())
+    changed[method] = sorted(k for k in flat if k != "dataset" and flat[k] != base_json[k])
+  assert changed == {"none": [], "r1": ["penalty"], "r2": ["penalty"],
+                     "zero_centered": ["penalty"], "dragan": ["penalty"],
+                     "instance_noise": ["tricks"], "consensus": ["tricks"]}
+  with pytest.raises(ValueError, match="expected '<algo>"):
+    toy_modes.get_config("r3")

@@ -10,8 +10,8 @@ Public API (see `dirac` and `analysis` for details):
   METHODS, get_method, Hparams, initial_grid
 
 Entry point: `python -m gan_jax.dynamics.lab --config=experiments/dirac_gan.py
---workdir=DIR` (see `lab`). The figure lives in `plots`, the 2-D
-mode-coverage follow-up in `modes`; neither is imported here.
+--workdir=DIR` (see `lab`). The figure lives in `plots` (not imported here).
+The 2-D mode-coverage follow-up is ordinary training: experiments/toy_modes.py.
 """
 
 from gan_jax.dynamics.analysis import Verdict

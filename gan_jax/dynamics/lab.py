@@ -1,13 +1,12 @@
 """The dynamics lab entry point (absl + ml_collections, thin).
 
   python -m gan_jax.dynamics.lab --config=experiments/dirac_gan.py --workdir=DIR
-  python -m gan_jax.dynamics.lab --config=experiments/dirac_gan.py:modes --workdir=DIR
 
-`config.lab == "dynamics"`: verdicts for every configured Dirac-GAN method
-(`analysis.verdict`), written as `DIR/verdicts.md` (markdown table) and
-`DIR/verdicts.json`, and the streamplot figure `DIR/dirac_gan.png`.
-`config.lab == "modes"`: the 2-D mode-coverage follow-up
-(`modes.run_mode_coverage`), written as `DIR/modes.md` and scatter plots.
+Verdicts for every configured Dirac-GAN method (`analysis.verdict`), written
+as `DIR/verdicts.md` (markdown table) and `DIR/verdicts.json`, and the
+streamplot figure `DIR/dirac_gan.png`. The 2-D mode-coverage follow-up is
+ordinary training (`experiments/toy_modes.py` through `launch.py` or the
+report), not part of the lab.
 Overrides go on the command line (`--config.gamma=1.0`); the config is locked.
 """
 
@@ -25,10 +24,9 @@ import numpy as np
 
 from gan_jax.dynamics import analysis
 from gan_jax.dynamics import dirac
-from gan_jax.dynamics import modes
 from gan_jax.dynamics import plots
 
-LABS = ("dynamics", "modes")
+LABS = ("dynamics",)
 
 
 def hparams_from_config(config: ml_collections.ConfigDict) -> dirac.Hparams:
@@ -69,11 +67,9 @@ def run_dynamics(config: ml_collections.ConfigDict,
 
 
 def run(config: ml_collections.ConfigDict, workdir: str):
-  """Dispatches on `config.lab` ("dynamics" or "modes")."""
+  """Dispatches on `config.lab` (only "dynamics")."""
   if config.lab == "dynamics":
     return run_dynamics(config, workdir)
-  if config.lab == "modes":
-    return modes.run_mode_coverage(config, workdir)
   raise ValueError(f"Unknown lab {config.lab!r}; valid choices: {', '.join(LABS)}")
 
 
@@ -81,7 +77,7 @@ def define_flags() -> None:
   """Defines --config and --workdir (only when run as a program, so that
   importing this module next to `launch.py` defines no duplicate flags)."""
   config_flags.DEFINE_config_file(
-      "config", None, "Lab config file (experiments/dirac_gan.py[:modes]).",
+      "config", None, "Lab config file (experiments/dirac_gan.py).",
       lock_config=True)
   flags.DEFINE_string("workdir", None, "Output folder.")
   flags.mark_flags_as_required(["config", "workdir"])
