@@ -61,6 +61,15 @@ def test_recompressed_copy_with_other_gzip_header_still_verifies(fashion_copy):
   assert labels.shape == (10_000,)
 
 
+def test_fashion_mnist_folder_from_the_environment(fashion_copy, tmp_path, monkeypatch):
+  monkeypatch.setenv(images.FASHION_MNIST_DIR_ENV, str(fashion_copy))
+  _, labels = images.load_images("fashion_mnist", split="test", source="debian", data_dir="")
+  assert labels.shape == (10_000,)
+  (fashion_copy / "t10k-labels-idx1-ubyte.gz").unlink()  # the variable's folder is the one read
+  with pytest.raises(images.DatasetNotFoundError, match=str(fashion_copy)):
+    images.load_images("fashion_mnist", split="test", source="debian", data_dir="")
+
+
 def test_missing_dataset_says_how_to_get_it(tmp_path):
   with pytest.raises(images.DatasetNotFoundError, match="apt-get install dataset-fashion-mnist"):
     data.get_dataset(_config(data_dir=str(tmp_path)))

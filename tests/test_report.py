@@ -262,3 +262,30 @@ def test_last_change_step_of_a_coverage_curve():
                                      for s, v in ((10, 2.0), (20, 5.0), (30, 5.0), (40, 5.0))])
   assert report_sections.last_change_step([run], "eval/modes_covered") == (20, 40)
   assert report_sections.last_change_step([run], "eval/fid") == (None, None)
+
+
+def test_budget_flag_with_explicit_overrides():
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  try:
+    flags.FLAGS(["report", "--budget=paper", "--seed004_steps=*=50", "--novmap_seeds"])
+    opts = report.options_from_flags()
+    assert (opts.budget, opts.seed000_steps, opts.seed004_steps) == ("paper", {"*": 15000},
+                                                                     {"*": 50})
+    assert not opts.vmap_seeds and opts.conv_impl == "xla"
+    assert opts.modes_steps == 20000 and opts.seed000_eval_points == 30
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["report"])
+    assert report.options_from_flags().seed000_steps == {"*": 1000}
+    assert report.options_from_flags().conv_impl == ""
+  finally:
+    flags.FLAGS.unparse_flags()
+
+
+def test_configure_sets_the_convolution_path_only_when_asked():
+  from experiments import seed000_table1  # pylint: disable=g-import-not-at-top
+  kw = dict(num_steps=100, eval_points=4, eval_samples=200, seed=1, num_seeds=3)
+  config = report.configure(seed000_table1.get_config("dcgan"), **kw)
+  assert config.model.conv_impl == "fft" and config.eval.every_steps == 25
+  assert (config.seed, config.num_seeds) == (1, 3)
+  assert report.configure(seed000_table1.get_config("dcgan"), conv_impl="xla",
+                          **kw).model.conv_impl == "xla"

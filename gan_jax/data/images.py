@@ -29,7 +29,8 @@ from gan_jax.registry import Registry
 
 ImageArrays = tuple[np.ndarray, np.ndarray]  # uint8 [N, H, W, C], int32 [N]
 
-FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist
+FASHION_MNIST_DIR_ENV = "GAN_JAX_FASHION_MNIST_DIR"  # overrides it (e.g. on a machine without apt)
 # SHA-256 of the decompressed IDX content (identical to upstream's payload).
 FASHION_MNIST_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -103,7 +104,7 @@ def read_idx(path: str, *, expected_sha256: str | None) -> np.ndarray:
 
 
 def _fashion_mnist_debian(split: str, data_dir: str) -> ImageArrays:
-  data_dir = data_dir or FASHION_MNIST_DIR
+  data_dir = data_dir or os.environ.get(FASHION_MNIST_DIR_ENV) or FASHION_MNIST_DIR
   image_file, label_file = FASHION_MNIST_FILES[split]
   paths = [os.path.join(data_dir, name) for name in (image_file, label_file)]
   missing = [p for p in paths if not os.path.exists(p)]
@@ -111,8 +112,8 @@ def _fashion_mnist_debian(split: str, data_dir: str) -> ImageArrays:
     raise DatasetNotFoundError(
         f"Fashion-MNIST files not found: {', '.join(missing)}. Install them with "
         "`apt-get install dataset-fashion-mnist` (Debian/Ubuntu; `make data` does "
-        "it), point config.dataset.data_dir at a folder with the four IDX .gz "
-        "files, or use config.dataset.source='tfds' on a machine with internet.")
+        "it), point config.dataset.data_dir (or $GAN_JAX_FASHION_MNIST_DIR) at a folder "
+        "with the four IDX .gz files, or use config.dataset.source='tfds' on a machine with internet.")
   images, labels = (read_idx(p, expected_sha256=FASHION_MNIST_SHA256[os.path.basename(p)])
                     for p in paths)
   return images[..., None], labels.astype(np.int32)
