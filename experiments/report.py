@@ -19,8 +19,9 @@ Sections (`--sections`, run in this order):
            algorithm's D loss follows FID.
 Budgets (`--budget`, BUDGETS; any step or eval flag given explicitly wins):
   cpu    seed 004 at the seed's 150 epochs, the 2-D runs at 20,000 steps,
-         seed 000 at 1,000 generator steps per run (the seed's 15,000 need
-         about 18 hours on a 2-core CPU); one run per seed.
+         seed 000 at 1,400 generator steps per run, about 90 minutes for both
+         datasets on a 2-core CPU of the 540 GFLOP/s class (the seed's 15,000
+         need about 18 hours there); one run per seed.
   paper  seed 000 at the seed's 15,000 generator steps, seeds vmapped, XLA's
          own convolutions: for a GPU (experiments/accelerator_report.sh).
 Every cell has `--seeds` seeds, one run per seed (seeds 0..S-1) or one run
@@ -62,13 +63,16 @@ SECTIONS = ("dirac", "seed004", "seed000")
 STATUS_FILE = "report_run.json"
 
 # Seconds per generator step and seed, per evaluation of 1,000 samples and seed,
-# and per run (data, classifier, compilation, figures), measured on this
-# project's 2-core CPU (2026-11-26; seed004 idle, seed000 beside the test suite); only for the
-# estimate printed up front. Vmapped seeds were slower per seed on this CPU
-# (DCGAN-28: 2.2 s vs 0.8 s per step and seed), hence one run per seed.
-STEP_SECONDS = {"seed000/dcgan": 0.8, "seed000/wgan": 2.4, "seed000/wgan_gp": 3.0,
-                "seed004": 0.03, "seed004/wgan_wc": 0.1, "seed004/wgan_gp": 0.15,
-                "dirac": 0.019}
+# and per run (data, classifier, compilation, figures), only for the estimate
+# printed up front. Step costs of a quiet 2-core CPU of the 540 GFLOP/s class
+# (issue 15: DCGAN-28 batch 64 non-saturating 92 ms, WGAN 285 ms, WGAN-GP 357 ms,
+# here scaled to batch 50; MLP vanilla 8 ms, MLP WGAN-GP 35 ms); a 184 GFLOP/s
+# machine took about 2.9x as long. Vmapped seeds were slower per seed on the CPU
+# (DCGAN-28: 2.2 s vs 0.8 s per step and seed beside the test suite), hence one
+# run per seed there.
+STEP_SECONDS = {"seed000/dcgan": 0.075, "seed000/wgan": 0.23, "seed000/wgan_gp": 0.29,
+                "seed004": 0.008, "seed004/wgan_wc": 0.03, "seed004/wgan_gp": 0.035,
+                "dirac": 0.01}
 EVAL_SECONDS = {"seed000": 6.0, "seed004": 3.0, "dirac": 0.3}
 RUN_SECONDS = 20.0
 DIRAC_SECONDS = 45.0  # the Dirac-GAN dynamics lab
@@ -91,7 +95,7 @@ SEED_BUDGETS = {
     "dirac": "exact analysis of the Dirac-GAN (the 2-D runs are this project's follow-up)",
 }
 BUDGETS = {
-    "cpu": dict(seed000_steps={"*": 1000}, seed000_eval_points=10,
+    "cpu": dict(seed000_steps={"*": 1400}, seed000_eval_points=10,
                 seed004_steps=_SEED004_150_EPOCHS, seed004_eval_points=10,
                 modes_steps=20000, modes_eval_points=20, vmap_seeds=False, conv_impl=""),
     "paper": dict(seed000_steps={"*": 15000}, seed000_eval_points=30,

@@ -275,7 +275,7 @@ def test_budget_flag_with_explicit_overrides():
     assert opts.modes_steps == 20000 and opts.seed000_eval_points == 30
     flags.FLAGS.unparse_flags()
     flags.FLAGS(["report"])
-    assert report.options_from_flags().seed000_steps == {"*": 1000}
+    assert report.options_from_flags().seed000_steps == {"*": 1400}
     assert report.options_from_flags().conv_impl == ""
   finally:
     flags.FLAGS.unparse_flags()
