@@ -49,6 +49,7 @@ import os
 import platform
 import sys
 import time
+from typing import Sequence
 
 from absl import app, flags, logging  # pylint: disable=g-multiple-import
 import ml_collections
@@ -181,7 +182,8 @@ def log(msg: str) -> None:
 def configure(config: ml_collections.ConfigDict, *, num_steps: int, eval_points: int,
               eval_samples: int, seed: int, num_seeds: int,
               conv_impl: str = "") -> ml_collections.ConfigDict:
-  """Sets the run length, seeds, evaluation and logging of one report run.
+  """Sets the run length, seeds, evaluation and logging of one report run
+  (`eval_samples` 0 keeps the config's own sample count).
 
   D losses are logged (as means since the previous log) at every eval step,
   checkpoints too (so an interrupted report resumes there), and sample grids
@@ -194,7 +196,7 @@ def configure(config: ml_collections.ConfigDict, *, num_steps: int, eval_points:
   config.seed, config.num_seeds = seed, num_seeds
   config.train.update(num_steps=num_steps, log_every=every, checkpoint_every=every,
                       sample_every=max(num_steps // 3, 1), progress_bar=False)
-  config.eval.update(every_steps=every, num_samples=eval_samples)
+  config.eval.update(every_steps=every, **({"num_samples": eval_samples} if eval_samples else {}))
   return config
 
 
@@ -202,9 +204,10 @@ def cell_runs(make_config, *, workdir: str, name: str, num_steps: int, eval_poin
               opts: Options, vmap: bool, eval_samples: int | None = None
               ) -> list[tuple[Run, ml_collections.ConfigDict]]:
   """The runs of one cell: one vmapped run over `opts.seeds` seeds, or one per seed
-  (`eval_samples` defaults to `opts.eval_samples`)."""
+  (`eval_samples`: None = `opts.eval_samples`, 0 = the config's own)."""
   kw = dict(num_steps=num_steps, eval_points=eval_points,
-            eval_samples=eval_samples or opts.eval_samples, conv_impl=opts.conv_impl)
+            eval_samples=opts.eval_samples if eval_samples is None else eval_samples,
+            conv_impl=opts.conv_impl)
   if vmap and opts.seeds > 1:
     seeds = tuple(range(opts.seeds))
     config = configure(make_config(0), seed=0, num_seeds=opts.seeds, **kw)
@@ -276,33 +279,34 @@ def execute(run: Run, config: ml_collections.ConfigDict) -> Run:
 # --- plans -------------------------------------------------------------------------------------
 
 
+def _grid_plan(opts: Options, folder: str, module, datasets: Sequence[str],
+               names: Sequence[str], *, steps: dict[str, int], eval_points: int,
+               eval_samples: int | None = None) -> dict[tuple[str, str], list]:
+  """{(dataset, name): [(Run, config), ...]} for `module.get_config("<name>,<dataset>")`."""
+  plan = {}
+  for dataset in datasets:
+    for name in names:
+      arg = f"{name},{dataset}" + (",runlocal" if opts.smoke else "")
+      plan[(dataset, name)] = cell_runs(
+          lambda s, arg=arg: module.get_config(arg),
+          workdir=os.path.join(folder, "runs", dataset, name), name=f"{dataset}/{name}",
+          num_steps=steps_for(steps, name), eval_points=eval_points, opts=opts,
+          vmap=opts.vmap_seeds, eval_samples=eval_samples)
+  return plan
+
+
 def seed000_plan(opts: Options, folder: str) -> dict[tuple[str, str], list]:
   """{(dataset, algo): [(Run, config), ...]} of the seed 000 section."""
-  plan = {}
-  for dataset in opts.datasets:
-    for algo in opts.seed000_algos:
-      arg = f"{algo},{dataset}" + (",runlocal" if opts.smoke else "")
-      plan[(dataset, algo)] = cell_runs(
-          lambda s, arg=arg: seed000_table1.get_config(arg),
-          workdir=os.path.join(folder, "runs", dataset, algo), name=f"{dataset}/{algo}",
-          num_steps=steps_for(opts.seed000_steps, algo),
-          eval_points=opts.seed000_eval_points, opts=opts, vmap=opts.vmap_seeds)
-  return plan
+  return _grid_plan(opts, folder, seed000_table1, opts.datasets, opts.seed000_algos,
+                    steps=opts.seed000_steps, eval_points=opts.seed000_eval_points)
 
 
 def modes_plan(opts: Options, folder: str) -> dict[tuple[str, str], list]:
   """{(dataset, method): [(Run, config), ...]}: the 2-D follow-up of the Dirac
-  section (experiments/toy_modes.py), scored on its configs' 2,500 samples."""
-  plan = {}
-  for dataset in opts.modes_datasets:
-    for method in opts.modes_methods:
-      arg = f"{method},{dataset}" + (",runlocal" if opts.smoke else "")
-      plan[(dataset, method)] = cell_runs(
-          lambda s, arg=arg: toy_modes.get_config(arg),
-          workdir=os.path.join(folder, "runs", dataset, method), name=f"{dataset}/{method}",
-          num_steps=opts.modes_steps, eval_points=opts.modes_eval_points, opts=opts,
-          vmap=opts.vmap_seeds, eval_samples=toy_modes.get_config(arg).eval.num_samples)
-  return plan
+  section (experiments/toy_modes.py), scored on its configs' own sample count."""
+  return _grid_plan(opts, folder, toy_modes, opts.modes_datasets, opts.modes_methods,
+                    steps={"*": opts.modes_steps}, eval_points=opts.modes_eval_points,
+                    eval_samples=0)
 
 
 def seed004_plan(opts: Options, folder: str) -> dict[str, list]:
