@@ -83,18 +83,14 @@ DIRAC_SECONDS = 45.0  # the Dirac-GAN dynamics lab
 # epochs of MNIST for every algorithm: on mnist_5k (4,000 training digits,
 # batch 64) 9,375 critic batches, so 9,375 generator steps with one critic step
 # and 1,875 with five. Seed 000 trained 15,000 generator steps per run (batch
-# 50); `cpu` runs the largest equal budget that fits about 90 minutes of
-# Fashion-MNIST on a 2-core CPU (see the README), `paper` the seed's own, with
-# the seeds vmapped (for an accelerator: experiments/accelerator_report.sh).
+# 50); `cpu` runs the largest equal budget that fits about 90 minutes for both
+# datasets on a 2-core CPU (see the README), `paper` the seed's own, with the
+# seeds vmapped (for an accelerator: experiments/accelerator_report.sh). What the
+# seeds trained is written beside each claim (report_sections.SEED_BUDGETS).
 SEED004_EPOCHS = 150
 _SEED004_150_EPOCHS = {"*": SEED004_EPOCHS * 4000 // 64,
                        "wgan_wc": SEED004_EPOCHS * 4000 // 64 // 5,
                        "wgan_gp": SEED004_EPOCHS * 4000 // 64 // 5}
-SEED_BUDGETS = {
-    "seed000": "15,000 generator steps per run, batch 50 (k = 5 critic steps for WGAN / WGAN-GP)",
-    "seed004": f"{SEED004_EPOCHS} epochs of MNIST per algorithm, batch 64",
-    "dirac": "exact analysis of the Dirac-GAN (the 2-D runs are this project's follow-up)",
-}
 BUDGETS = {
     "cpu": dict(seed000_steps={"*": 1400}, seed000_eval_points=10,
                 seed004_steps=_SEED004_150_EPOCHS, seed004_eval_points=10,

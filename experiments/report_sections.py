@@ -325,7 +325,7 @@ def dirac_section(opts, folder: str, cells: dict[tuple[str, str], list[Run]], *,
     figures.plot_cell_curves(
         os.path.join(modes_dir, curves), by_method,
         panels=(("eval/modes_covered", "covered modes (3 std)"),
-                ("eval/modes_covered_loose", "covered modes (10 std)"),
+                ("eval/modes_covered_loose", "covered modes (loose)"),
                 ("eval/high_quality", "high-quality fraction")),
         title=f"2-D {dataset} (mean ± std over seeds)")
     scatters = f"samples_{dataset}.png"
