@@ -219,14 +219,41 @@ def _read_json(path: str) -> dict:
     return json.load(f)
 
 
-def check_same_config(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Raises ValueError when `workdir` holds a run of a different config."""
+def config_differences(config: ml_collections.ConfigDict, workdir: str) -> list[str]:
+  """The top-level config fields in which `workdir`'s run differs from `config`
+  ([] for an empty folder or the same config)."""
   old = _read_json(os.path.join(workdir, "config.json"))
   new = json.loads(config.to_json_best_effort())
-  if old and old != new:
-    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+  if not old or old == new:
+    return []
+  return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+def check_same_config(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Raises ValueError when `workdir` holds a run of a different config."""
+  keys = config_differences(config, workdir)
+  if keys:
     raise ValueError(f"{workdir} holds a run of another config (differs in {keys}); delete "
                      "it or pass another --out")
+
+
+def load_finished(run: Run, config: ml_collections.ConfigDict) -> bool:
+  """Whether `run.workdir` holds `run` finished with `config` (its final
+  evaluation written, or stopped by a non-finite loss); if so fills `run` from
+  it (rows, status, wall time) and marks it reused."""
+  if not os.path.isdir(run.workdir) or config_differences(config, run.workdir):
+    return False
+  prior = _read_json(os.path.join(run.workdir, STATUS_FILE))
+  rows = writers.read_metrics(run.workdir)
+  final_eval = any(r["step"] == run.num_steps and any(k.startswith("eval/") for k in r)
+                   for r in rows)
+  if prior.get("status") != "diverged" and not final_eval:
+    return False
+  run.status = "diverged" if prior.get("status") == "diverged" else "done"
+  run.stop_step = prior.get("stop_step")
+  run.message, run.seconds = prior.get("message", ""), prior.get("seconds", math.nan)
+  run.reused, run.rows = True, rows
+  return True
 
 
 def execute(run: Run, config: ml_collections.ConfigDict) -> Run:
@@ -239,14 +266,7 @@ def execute(run: Run, config: ml_collections.ConfigDict) -> Run:
   check_same_config(config, run.workdir)
   status_path = os.path.join(run.workdir, STATUS_FILE)
   prior = _read_json(status_path)
-  rows = writers.read_metrics(run.workdir)
-  final_eval = any(r["step"] == run.num_steps and any(k.startswith("eval/") for k in r)
-                   for r in rows)
-  if prior.get("status") == "diverged" or final_eval:
-    run.status = "diverged" if prior.get("status") == "diverged" else "done"
-    run.stop_step = prior.get("stop_step")
-    run.message, run.seconds = prior.get("message", ""), prior.get("seconds", math.nan)
-    run.reused, run.rows = True, rows
+  if load_finished(run, config):
     log(f"  {run.name} seeds {run.seeds}: finished before ({run.status}), reused")
     return run
   log(f"  {run.name} seeds {run.seeds}: {run.num_steps} generator steps "
@@ -373,10 +393,23 @@ def compute_line() -> str:
           f"Compute: {jax.device_count()} x {devices} (JAX {jax.__version__}).")
 
 
+def section_command(opts: Options, name: str) -> str:
+  """This invocation's command line with `--sections` set to `name` alone."""
+  words, skip = [], False
+  for word in opts.command.split():
+    if not skip and not word.startswith("--sections"):
+      words.append(word)
+    skip = word == "--sections"  # `--sections a,b`: its value is the next word
+  return " ".join((words or ["python", "experiments/report.py"]) + [f"--sections={name}"])
+
+
 def write_readme(opts: Options, sections: list[report_sections.Section], *,
                  seconds: float, estimate: dict[str, float], compute: str,
-                 section_seconds: dict[str, float]) -> str:
-  """Writes OUT/README.md: command, compute, wall times, claims, the sections' tables."""
+                 section_seconds: dict[str, float], earlier: Sequence[str] = (),
+                 pending: dict[str, tuple[int, int]] | None = None) -> str:
+  """Writes OUT/README.md: command, compute, wall times, claims, the sections' tables;
+  `earlier` names sections rebuilt from an earlier invocation's runs, `pending`
+  those still missing ({section: (finished runs, runs)})."""
   path = os.path.join(opts.out, "README.md")
   estimated = ("no estimate for a smoke run" if opts.smoke else
                f"estimate {sum(estimate.values()) / 60:.0f} min")
@@ -385,17 +418,24 @@ def write_readme(opts: Options, sections: list[report_sections.Section], *,
            compute, "",
            f"Wall time of this invocation: {seconds / 60:.1f} min ({estimated}; by section: "
            + ", ".join(f"{k} {v / 60:.1f} min" for k, v in section_seconds.items())
-           + "). Reused runs cost nothing here; the tables give their original time.", "",
-           f"Seeds per cell: {opts.seeds}; evaluation on {opts.eval_samples} generated vs "
-           f"{opts.eval_samples} real images with the in-domain CNN features "
-           "(gan_jax/metrics/classifier.py), beside the real-vs-real floor."
-           + (" **Smoke run: tiny models, batches and step counts; numbers mean nothing.**"
-              if opts.smoke else ""), "",
-           "## Claims", "",
-           "Verdicts are computed from the tables: A beats B when the difference of the seed "
-           "means exceeds twice its standard error; a claim agrees when every comparison it "
-           "makes goes its way by that margin, disagrees when one goes the other way by it, "
-           "and is inconclusive at this budget otherwise (see experiments/report_lib.py).", ""]
+           + "). Reused runs cost nothing here; the tables give their original time.", ""]
+  if earlier:
+    lines += ["Sections " + ", ".join(earlier) + " come from runs an earlier invocation "
+              f"finished in this folder at the `{opts.budget}` budget (nothing retrained).", ""]
+  for name, (finished, total) in (pending or {}).items():
+    lines += [f"**Section {name} is not in this report yet**: {finished} of its {total} runs "
+              f"at the `{opts.budget}` budget are finished here; `{section_command(opts, name)}` "
+              "trains the rest (it resumes).", ""]
+  lines += [f"Seeds per cell: {opts.seeds}; evaluation on {opts.eval_samples} generated vs "
+            f"{opts.eval_samples} real images with the in-domain CNN features "
+            "(gan_jax/metrics/classifier.py), beside the real-vs-real floor."
+            + (" **Smoke run: tiny models, batches and step counts; numbers mean nothing.**"
+               if opts.smoke else ""), "",
+            "## Claims", "",
+            "Verdicts are computed from the tables: A beats B when the difference of the seed "
+            "means exceeds twice its standard error; a claim agrees when every comparison it "
+            "makes goes its way by that margin, disagrees when one goes the other way by it, "
+            "and is inconclusive at this budget otherwise (see experiments/report_lib.py).", ""]
   claim_rows = [[claim, f"**{verdict}**", reason, section.budget, section.seed_budget]
                 for section in sections for claim, verdict, reason in section.claims]
   lines.append(report_lib.markdown_table(
@@ -410,8 +450,28 @@ def write_readme(opts: Options, sections: list[report_sections.Section], *,
   return path
 
 
+PLANS = {"dirac": lambda opts: modes_plan(opts, os.path.join(opts.out, "dirac", "modes")),
+         "seed004": lambda opts: seed004_plan(opts, os.path.join(opts.out, "seed004")),
+         "seed000": lambda opts: seed000_plan(opts, os.path.join(opts.out, "seed000"))}
+
+
+def build_section(opts: Options, name: str, plan: dict) -> report_sections.Section:
+  """The tables, figures and claims of section `name` from its finished runs."""
+  build = {"dirac": functools.partial(report_sections.dirac_section, log=log),
+           "seed000": report_sections.seed000_section,
+           "seed004": report_sections.seed004_section}[name]
+  return build(opts, os.path.join(opts.out, name),
+               {k: [r for r, _ in cell] for k, cell in plan.items()})
+
+
 def make_report(opts: Options) -> list[report_sections.Section]:
-  """Runs the sections of `opts`, writes OUT/README.md; returns the sections."""
+  """Runs the sections of `opts`, writes OUT/README.md; returns the sections.
+
+  The README also holds every other section whose runs an earlier invocation
+  finished in OUT at these budgets (rebuilt from them, nothing trained), and
+  names the sections still missing with the command that trains them, so a
+  report built over several sittings always reads as one.
+  """
   unknown = set(opts.sections) - set(SECTIONS)
   if unknown:
     raise ValueError(f"Unknown sections {sorted(unknown)}; valid choices: {', '.join(SECTIONS)}")
@@ -420,15 +480,9 @@ def make_report(opts: Options) -> list[report_sections.Section]:
   if not opts.sections:
     raise ValueError("No sections to run")
   os.makedirs(opts.out, exist_ok=True)
-  plans = {}
-  if "dirac" in opts.sections:
-    plans["dirac"] = modes_plan(opts, os.path.join(opts.out, "dirac", "modes"))
-  if "seed004" in opts.sections:
-    plans["seed004"] = seed004_plan(opts, os.path.join(opts.out, "seed004"))
-  if "seed000" in opts.sections:
-    plans["seed000"] = seed000_plan(opts, os.path.join(opts.out, "seed000"))
-  estimate = estimate_seconds(opts, plans)
-  num_runs = sum(len(cell) for plan in plans.values() for cell in plan.values())
+  plans = {name: PLANS[name](opts) for name in SECTIONS}
+  estimate = estimate_seconds(opts, {k: v for k, v in plans.items() if k in opts.sections})
+  num_runs = sum(len(cell) for name in opts.sections for cell in plans[name].values())
   log(f"plan: sections {', '.join(opts.sections)}; {num_runs} training runs; " + (
       "smoke run (no estimate)" if opts.smoke else "estimated "
       + ", ".join(f"{k} {v / 60:.0f} min" for k, v in estimate.items())
@@ -446,15 +500,25 @@ def make_report(opts: Options) -> list[report_sections.Section]:
           f"(elapsed {(time.perf_counter() - start) / 60:.1f} min)")
       for run, config in cell:
         execute(run, config)
-    build = {"dirac": functools.partial(report_sections.dirac_section, log=log),
-             "seed000": report_sections.seed000_section,
-             "seed004": report_sections.seed004_section}[name]
-    section = build(opts, os.path.join(opts.out, name),
-                    {k: [r for r, _ in cell] for k, cell in plan.items()})
-    done.append(section)
+    done.append(build_section(opts, name, plan))
     section_seconds[name] = time.perf_counter() - section_start
     path = write_readme(opts, done, seconds=time.perf_counter() - start, estimate=estimate,
                         compute=compute, section_seconds=section_seconds)
+  earlier, pending = [], {}
+  for name in SECTIONS:
+    if name in opts.sections:
+      continue
+    runs = [load_finished(run, config) for cell in plans[name].values() for run, config in cell]
+    if all(runs):
+      log(f"section {name}: every run finished by an earlier invocation, rebuilt from them")
+      earlier.append(build_section(opts, name, plans[name]))
+    else:
+      pending[name] = (sum(runs), len(runs))
+  if earlier or pending:
+    done = sorted(done + earlier, key=lambda s: SECTIONS.index(s.name))
+    path = write_readme(opts, done, seconds=time.perf_counter() - start, estimate=estimate,
+                        compute=compute, section_seconds=section_seconds,
+                        earlier=[s.name for s in earlier], pending=pending)
   log(f"wrote {path} in {(time.perf_counter() - start) / 60:.1f} min")
   return done
 

@@ -1,6 +1,7 @@
 """The report (experiments/report.py): aggregation over seeds, claim rules,
 divergence bookkeeping, reuse of finished runs, and a smoke run of every section."""
 
+import dataclasses
 import math
 import os
 
@@ -228,8 +229,15 @@ def test_smoke_report_trains_reuses_and_writes_readme(tmp_path):
              for s in sections for _, v, _ in s.claims)
   for png in ("seed004/fid.png", "seed004/samples.png", "dirac/dynamics/dirac_gan.png"):
     assert os.path.getsize(tmp_path / png) > 1000, png
-  again = report.make_report(opts)
-  assert all(r.reused for _, r in again[1].runs)
+  assert "**Section seed000 is not in this report yet**: 0 of its 3 runs" in readme
+  assert "--sections=seed000` trains the rest" in readme
+  # A later sitting runs one section: the README still holds the other finished one.
+  again = report.make_report(dataclasses.replace(opts, sections=("seed004",)))
+  assert [s.name for s in again] == ["dirac", "seed004"]
+  assert all(r.reused for _, r in again[0].runs + again[1].runs)
+  readme = (tmp_path / "README.md").read_text()
+  assert "Sections dirac come from runs an earlier invocation finished" in readme
+  assert "## Mescheder" in readme and "| ring | r1 | " in readme
   np.testing.assert_array_equal(lib.final_values([r for _, r in again[1].runs][2:], "eval/fid"),
                                 final_fid)
 
