@@ -34,10 +34,15 @@ def _finish(plt, fig, path: str, *, suptitle: str = "") -> None:
 
 def plot_cell_curves(path: str, cells: dict[str, Sequence[report_lib.Run]], *,
                      panels: Sequence[tuple[str, str]], title: str,
-                     min_smooth_points: int = 7) -> None:
+                     min_smooth_points: int = 7, log_keys: Sequence[str] = (),
+                     step_scale: dict[str, float] | None = None,
+                     xlabel: str = "generator step") -> None:
   """One panel per (key, panel title): per cell the seed mean with a +-1 std band,
   the Savitzky-Golay smoothed mean (`viz.savgol`) when a cell has at least
   `min_smooth_points` points, and the floor (`floor/...`) as a dashed line.
+  Keys in `log_keys` get a log y axis; a cell's steps are multiplied by its
+  `step_scale` entry (e.g. critic steps per generator step, for an x axis of
+  D batches).
   """
   plt = _pyplot()
   fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
@@ -47,7 +52,7 @@ def plot_cell_curves(path: str, cells: dict[str, Sequence[report_lib.Run]], *,
       keep = np.isfinite(values).any(axis=0) if values.size else np.zeros(0, bool)
       if not keep.any():
         continue
-      steps, values = steps[keep], values[:, keep]
+      steps, values = steps[keep] * (step_scale or {}).get(name, 1.0), values[:, keep]
       mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
       smooth = len(steps) >= min_smooth_points
       line, = ax.plot(steps, mean, marker="o", ms=3, lw=1, alpha=0.5 if smooth else 1.0,
@@ -60,8 +65,10 @@ def plot_cell_curves(path: str, cells: dict[str, Sequence[report_lib.Run]], *,
               if np.isfinite(v)]
     if floors:
       ax.axhline(float(np.mean(floors)), color="k", ls="--", lw=1, label="real-vs-real floor")
+    if key in log_keys:
+      ax.set_yscale("log")
     ax.set_title(panel_title)
-    ax.set_xlabel("generator step")
+    ax.set_xlabel(xlabel)
     ax.legend(fontsize=7)
   _finish(plt, fig, path, suptitle=title)
 

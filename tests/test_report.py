@@ -200,6 +200,18 @@ def test_seed000_section_tables_figures_and_claims(tmp_path):
   assert [v for _, v, _ in section.claims][:2] == [lib.DISAGREES, lib.DISAGREES]
 
 
+def test_best_value_and_its_step(tmp_path):
+  run = _section_run(tmp_path, "vanilla", score=5.0, wasserstein=False)
+  assert report_sections.best_text([run], "eval/fid") == "11.0 ± 1.0 (60)"
+  # FID rising after step 30: the best is at 30, not at the end.
+  for row in run.rows:
+    if "eval/fid" in row and row["step"] > 30:
+      for key in [k for k in row if k.startswith("eval/fid")]:
+        row[key] += 100.0
+  assert report_sections.best_text([run], "eval/fid") == "41.0 ± 1.0 (30)"
+  assert report_sections.best_text([run], "eval/missing") == "–"
+
+
 def test_smoke_report_trains_reuses_and_writes_readme(tmp_path):
   opts = report.Options(out=str(tmp_path), sections=("dirac", "seed004"), seeds=2,
                         seed004_algos=("fgan_kl_warm",), command="test").smoke_version()
@@ -215,6 +227,7 @@ def test_smoke_report_trains_reuses_and_writes_readme(tmp_path):
   readme = (tmp_path / "README.md").read_text()
   for text in ("## Seed 004", "## Mescheder", "Verdicts (deterministic", "real-vs-real floor",
                "Compute: ", "| fgan_kl_warm | fgan_kl | 4 (+4 JS warm-up) |",
+               "](seed004/curves.png)",
                "| claim | verdict | from the numbers | judged at (this report) | the seed's own",
                "2-D runs: 4 G steps (batch 8); 2 seeds per cell | exact local analysis",
                "| ring | r1 | ", "launch.py --config=experiments/toy_modes.py:r1,ring"):
@@ -227,7 +240,8 @@ def test_smoke_report_trains_reuses_and_writes_readme(tmp_path):
   assert any("r1 covers more modes" in c for c, _, _ in sections[0].claims)
   assert all(v in (lib.AGREES, lib.DISAGREES, lib.INCONCLUSIVE)
              for s in sections for _, v, _ in s.claims)
-  for png in ("seed004/fid.png", "seed004/samples.png", "dirac/dynamics/dirac_gan.png"):
+  for png in ("seed004/fid.png", "seed004/curves.png", "seed004/samples.png",
+              "dirac/dynamics/dirac_gan.png"):
     assert os.path.getsize(tmp_path / png) > 1000, png
   assert "**Section seed000 is not in this report yet**: 0 of its 3 runs" in readme
   assert "--sections=seed000` trains the rest" in readme
