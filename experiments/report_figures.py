@@ -107,8 +107,10 @@ def sample_grids(workdir: str, *, max_grids: int) -> list[tuple[int, str]]:
 
 
 def plot_sample_montage(path: str, grids: dict[str, list[tuple[int, str]]], *,
-                        title: str) -> bool:
-  """Rows = cells, columns = their sample grids (seed 0) with the step above.
+                        title: str, grid_inches: float = 3.6) -> bool:
+  """Rows = cells, columns = their sample grids (seed 0) with the step above;
+  each grid `grid_inches` wide at 100 dpi (3.6: about 1.5 screen pixels per
+  pixel of an 8 x 8 grid of 28 x 28 images, enough to judge strokes).
 
   Returns False (and writes nothing) when no cell has a grid.
   """
@@ -118,8 +120,8 @@ def plot_sample_montage(path: str, grids: dict[str, list[tuple[int, str]]], *,
   from PIL import Image  # pylint: disable=g-import-not-at-top
   plt = _pyplot()
   cols = max(len(v) for v in grids.values())
-  fig, axes = plt.subplots(len(grids), cols, figsize=(2.4 * cols, 2.6 * len(grids)),
-                           squeeze=False)
+  fig, axes = plt.subplots(len(grids), cols, squeeze=False,
+                           figsize=(grid_inches * cols, (grid_inches + 0.2) * len(grids)))
   for r, (name, items) in enumerate(grids.items()):
     for c in range(cols):
       ax = axes[r][c]
