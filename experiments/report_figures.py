@@ -25,9 +25,11 @@ def _pyplot():
 
 def _finish(plt, fig, path: str, *, suptitle: str = "") -> None:
   """Titles, lays out, saves at 100 dpi and closes `fig`."""
-  if suptitle:
-    fig.suptitle(suptitle)
+  if suptitle:  # 0.15 in below the top edge, whatever the figure's height
+    fig.suptitle(suptitle, y=1 - 0.15 / fig.get_figheight(), va="top")
   fig.tight_layout()
+  if suptitle:  # keep half an inch for the title above the panels' own titles
+    fig.subplots_adjust(top=min(fig.subplotpars.top, 1 - 0.5 / fig.get_figheight()))
   fig.savefig(path, dpi=100)
   plt.close(fig)
 
@@ -69,7 +71,10 @@ def plot_cell_curves(path: str, cells: dict[str, Sequence[report_lib.Run]], *,
       ax.set_yscale("log")
     ax.set_title(panel_title)
     ax.set_xlabel(xlabel)
-    ax.legend(fontsize=7)
+    if len(cells) <= 4:
+      ax.legend(fontsize=7)
+  if len(cells) > 4:  # one legend beside the last panel, clear of the curves
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
   _finish(plt, fig, path, suptitle=title)
 
 

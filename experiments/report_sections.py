@@ -253,6 +253,13 @@ def seed004_section(opts, folder: str, cells: dict[str, list[Run]]) -> Section:
         f"![curves]({_link(folder, 'curves.png')})"]
   if has_samples:
     md.append(f"\n![samples]({_link(folder, 'samples.png')})")
+  if {"fgan_gan", "fgan_js"} <= set(cells):
+    gan, js = (lib.series(cells[a], "eval/fid") for a in ("fgan_gan", "fgan_js"))
+    same = gan[0].shape == js[0].shape and np.array_equal(gan[1], js[1], equal_nan=True)
+    md += ["", f"fgan_gan and fgan_js: every FID of every seed is {'' if same else 'not '}"
+           "equal. Their D objectives differ by the constant 2 log 2 and their G losses by "
+           "log 2 (GAN = 2 JSD - log 4; gan_jax/divergences.py), so their gradients and "
+           "trajectories should agree exactly."]
   headline = {a: fid[a] for a in HEADLINE_004 if a in fid}
   if len(headline) == len(HEADLINE_004):
     section.claims += [
