@@ -30,7 +30,9 @@ included; a non-finite loss in one vmapped seed stops them all. Warm-started
 cells always use one run per seed. Tables give mean ± std over seeds and the
 real-vs-real floor; each claim gets a verdict computed from the numbers
 (`report_lib`), beside the budget it was judged at and the seed's own.
-Output: OUT/README.md (the summary, rewritten after every section),
+Output: OUT/README.md (the summary, rewritten after every section; it also
+holds every other section whose runs an earlier invocation finished in OUT,
+and names the missing ones with the command that trains them),
 OUT/<section>/*.md and *.png, and the runs in OUT/<section>/runs/. A rerun
 reuses every finished run (a run that stopped on a non-finite loss counts as
 finished) and resumes interrupted ones from their checkpoints, so a long
