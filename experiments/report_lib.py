@@ -101,14 +101,17 @@ def final_values(runs: Sequence[Run], key: str) -> np.ndarray:
   return np.asarray(out, np.float64)
 
 
-def curve_summary(runs: Sequence[Run], key: str, *, reduce: str) -> np.ndarray:
-  """Per-seed mean, max or min (`reduce`) of `key` over the eval points."""
+def curve_summary(runs: Sequence[Run], key: str, *, reduce: str,
+                  last: int | None = None) -> np.ndarray:
+  """Per-seed mean, max or min (`reduce`) of `key` over the eval points (only
+  over each seed's last `last` values when given)."""
   _, values = series(runs, key)
   fn = {"mean": np.nanmean, "max": np.nanmax, "min": np.nanmin}[reduce]
   out = np.full(len(values), np.nan)
   for i, row in enumerate(values):
-    if np.isfinite(row).any():
-      out[i] = fn(row)
+    row = row[np.isfinite(row)]
+    if row.size:
+      out[i] = fn(row[-last:] if last else row)
   return out
 
 

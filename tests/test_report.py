@@ -50,6 +50,8 @@ def test_final_values_and_summaries_skip_unfinished_runs():
   assert lib.fmt(final, digits=1) == f"11.0 ± {np.std([10, 20, 3], ddof=1):.1f} [3/4 seeds]"
   np.testing.assert_allclose(lib.curve_summary(runs[:1], "eval/fid", reduce="mean"), [20, 30])
   np.testing.assert_allclose(lib.curve_summary(runs[:1], "eval/fid", reduce="min"), [10, 20])
+  np.testing.assert_allclose(lib.curve_summary(runs, "eval/fid", reduce="mean", last=2),
+                             [15, 25, 3.5, 8.5])  # the diverged seed: its last 2 values
   floors = report_sections.floor_values([runs[:2]], "fid")
   np.testing.assert_array_equal(floors, [2.0, 2.0, 2.5])
 
