@@ -109,8 +109,8 @@ def curve_summary(runs: Sequence[Run], key: str, *, reduce: str,
   fn = {"mean": np.nanmean, "max": np.nanmax, "min": np.nanmin}[reduce]
   out = np.full(len(values), np.nan)
   for i, row in enumerate(values):
-    row = row[np.isfinite(row)]
-    if row.size:
+    if np.isfinite(row).any():
+      row = row[~np.isnan(row)]  # NaN = no value at that step; an inf stays a value
       out[i] = fn(row[-last:] if last else row)
   return out
 

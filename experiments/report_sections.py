@@ -256,7 +256,7 @@ def seed004_section(opts, folder: str, cells: dict[str, list[Run]]) -> Section:
     md.append(f"\n![samples]({_link(folder, 'samples.png')})")
   if {"fgan_gan", "fgan_js"} <= set(cells):
     gan, js = (lib.series(cells[a], "eval/fid") for a in ("fgan_gan", "fgan_js"))
-    same = gan[0].shape == js[0].shape and np.array_equal(gan[1], js[1], equal_nan=True)
+    same = np.array_equal(gan[0], js[0]) and np.array_equal(gan[1], js[1], equal_nan=True)
     md += ["", f"fgan_gan and fgan_js: every FID of every seed is {'' if same else 'not '}"
            "equal. Their D objectives differ by the constant 2 log 2 and their G losses by "
            "log 2 (GAN = 2 JSD - log 4; gan_jax/divergences.py), so their gradients and "
