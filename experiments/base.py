@@ -107,9 +107,10 @@ def get_config() -> ml_collections.ConfigDict:
       log_every=50,
       sample_every=250,       # PNG grid of a fixed latent batch
       checkpoint_every=250,
-      max_checkpoints=3,
+      max_checkpoints=3,      # >= 1: the newest n are kept
       num_grid_samples=64,
       progress_bar=True,
+      max_param_magnitude=1e6,  # > 0: no checkpoint of a state with a |weight| above it (0: off)
   ))
   return config
 

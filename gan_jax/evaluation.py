@@ -26,6 +26,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from gan_jax import config_checks
 from gan_jax import metrics
 from gan_jax.data import Dataset, toy2d
 from gan_jax.metrics import classifier as classifier_lib
@@ -61,11 +62,7 @@ class Evaluator:
 
   def __init__(self, config: ml_collections.ConfigDict, dataset: Dataset):
     ec = config.eval
-    if ec.num_samples < 10:
-      raise ValueError(f"eval.num_samples must be >= 10, got {ec.num_samples}")
-    if ec.modes_min_count < 1 or not ec.modes_loose_num_std >= 3:
-      raise ValueError("eval.modes_min_count must be >= 1 and eval.modes_loose_num_std >= 3, got "
-                       f"{ec.modes_min_count} and {ec.modes_loose_num_std}")
+    config_checks.check_block(ec, config_checks.block_rules("eval"), where="eval")
     self.num_samples = ec.num_samples
     self.batch_size = ec.batch_size
     self.latent_dim = config.model.latent_dim
@@ -176,8 +173,9 @@ def main(argv):
 
 if __name__ == "__main__":
   from absl import app, flags  # pylint: disable=g-import-not-at-top,g-multiple-import
+  from gan_jax import cli  # pylint: disable=g-import-not-at-top
   _WORKDIR = flags.DEFINE_string("workdir", None, "Run folder with config.json and checkpoints.")
   _STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
   _NUM = flags.DEFINE_integer("num_samples", None, "Override config.eval.num_samples.")
   flags.mark_flag_as_required("workdir")
-  app.run(main)
+  app.run(cli.user_errors_as_one_line(main), flags_parser=cli.parse_flags)

@@ -18,6 +18,7 @@ from typing import Callable
 import ml_collections
 import optax
 
+from gan_jax import config_checks
 from gan_jax import transforms
 from gan_jax.registry import Registry
 
@@ -48,8 +49,8 @@ def learning_rate_schedule(c: ml_collections.ConfigDict) -> optax.Schedule | flo
   With `warmup_steps = n > 0` the rate is lr/100 for updates [0, n), lr/10 for
   [n, 2n) and lr from 2n on (counted in this network's updates).
   """
-  if c.warmup_steps < 0:
-    raise ValueError(f"warmup_steps must be >= 0, got {c.warmup_steps}")
+  config_checks.check_block(c, {"warmup_steps": config_checks.OPTIMIZER_RULES["warmup_steps"]},
+                            where="optimizer")
   if not c.warmup_steps:
     return c.learning_rate
   n = c.warmup_steps
@@ -67,14 +68,8 @@ def make_optimizer(c: ml_collections.ConfigDict, *,
   Raises:
     ValueError: unknown optimizer name (listing valid names) or impossible values.
   """
-  for field in ("learning_rate",):
-    if c[field] <= 0:
-      raise ValueError(f"{field} must be positive, got {c[field]}")
-  for field in ("grad_clip_norm", "weight_decay"):
-    if c[field] < 0:
-      raise ValueError(f"{field} must be >= 0 (0 disables it), got {c[field]}")
-  if weight_clip < 0:
-    raise ValueError(f"weight_clip must be >= 0 (0 disables it), got {weight_clip}")
+  config_checks.check_block(c, config_checks.OPTIMIZER_RULES, where="optimizer")
+  config_checks.check_value("weight_clip", weight_clip)
   parts = []
   if c.grad_clip_norm > 0:
     parts.append(optax.clip_by_global_norm(c.grad_clip_norm))

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from gan_jax import config_checks
 from gan_jax import models as models_lib
 from gan_jax import optimizers
 
@@ -88,7 +89,11 @@ def create_state(config: ml_collections.ConfigDict, *, sample_shape: tuple[int, 
     sample_shape: shape of one data sample, e.g. (28, 28, 1).
     seed: defaults to `config.seed`.
     axis_name: device axis for batch-norm statistics under data parallelism.
+
+  Raises:
+    ConfigError: a field outside its range (see config_checks).
   """
+  config_checks.validate_config(config)
   generator, discriminator = models_lib.build_models(config.model, sample_shape,
                                                      axis_name=axis_name)
   rng = jax.random.PRNGKey(config.seed if seed is None else seed)
@@ -102,8 +107,6 @@ def create_state(config: ml_collections.ConfigDict, *, sample_shape: tuple[int, 
   g_tx = optimizers.make_optimizer(config.optimizer_g)
   d_tx = optimizers.make_optimizer(config.optimizer_d, weight_clip=config.weight_clip)
   tricks = config.tricks
-  if tricks.ema_decay < 0 or tricks.ema_decay >= 1:
-    raise ValueError(f"tricks.ema_decay must be in [0, 1), got {tricks.ema_decay}")
   history = tricks.historical_averaging > 0
   return GANState(
       step=jnp.zeros((), jnp.int32), rng=rng,

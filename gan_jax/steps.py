@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from gan_jax import config_checks
 from gan_jax import losses
 from gan_jax import penalties
 from gan_jax import tricks
@@ -82,19 +83,11 @@ def _apply(module, params, batch_stats, x, *, rng=None, features=False):
 
 
 def _check_config(config: ml_collections.ConfigDict) -> None:
+  config_checks.validate_config(config)
   t = config.tricks
-  if config.num_critic_steps < 1:
-    raise ValueError(f"num_critic_steps must be >= 1, got {config.num_critic_steps}")
-  for field in ("label_smoothing", "instance_noise_std", "historical_averaging", "consensus"):
-    if t[field] < 0:
-      raise ValueError(f"tricks.{field} must be >= 0, got {t[field]}")
-  if t.label_smoothing >= 1:
-    raise ValueError(f"tricks.label_smoothing must be < 1, got {t.label_smoothing}")
   if config.share_latents and (config.num_critic_steps != 1 or t.unrolled_steps or t.consensus):
     raise ValueError("share_latents needs num_critic_steps=1 and no unrolled_steps or consensus "
                      "(the generator update must see the critic update's own fakes)")
-  if t.unrolled_steps < 0:
-    raise ValueError(f"tricks.unrolled_steps must be >= 0, got {t.unrolled_steps}")
   if config.model.minibatch_kernels and config.penalty.name != "none":
     raise ValueError(f"penalty {config.penalty.name!r} needs per-example input gradients, but "
                      "minibatch discrimination mixes the examples of a batch; drop one")

@@ -60,9 +60,11 @@ def test_rmsprop_matches_pytorch_formula():
 
 @pytest.mark.parametrize("overrides,message", [
     ({"name": "adamw"}, "Unknown optimizer 'adamw'; valid choices: adam, rmsprop, sgd"),
-    ({"learning_rate": 0.0}, "learning_rate must be positive"),
-    ({"weight_decay": -1.0}, "weight_decay must be >= 0"),
-    ({"warmup_steps": -2}, "warmup_steps must be >= 0"),
+    ({"learning_rate": 0.0}, "optimizer.learning_rate must be a finite number > 0"),
+    ({"learning_rate": float("nan")}, "optimizer.learning_rate must be a finite number > 0"),
+    ({"weight_decay": -1.0}, "optimizer.weight_decay must be a finite number >= 0"),
+    ({"warmup_steps": -2}, "optimizer.warmup_steps must be an integer >= 0"),
+    ({"b1": 1.5}, r"optimizer.b1 must be a finite number in \[0, 1\)"),
 ])
 def test_bad_values_fail_clearly(overrides, message):
   with pytest.raises(ValueError, match=message):

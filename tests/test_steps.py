@@ -127,7 +127,7 @@ def test_k_critic_steps_consume_k_batches_and_check_the_shape():
   step = steps.make_train_step(config)
   with pytest.raises(ValueError, match="num_critic_steps=3"):
     step(state, jnp.zeros((2, 64, 2)))
-  with pytest.raises(ValueError, match="num_critic_steps must be >= 1"):
+  with pytest.raises(ValueError, match="num_critic_steps must be an integer >= 1, got 0"):
     steps.make_train_step(_ring_config(num_critic_steps=0))
 
 

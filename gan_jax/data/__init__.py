@@ -16,6 +16,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from gan_jax import config_checks
 from gan_jax.data import images as images_lib
 from gan_jax.data import toy2d
 from gan_jax.data.images import DatasetIntegrityError, DatasetNotFoundError  # noqa: F401
@@ -122,8 +123,7 @@ def get_dataset(config: ml_collections.ConfigDict) -> Dataset:
     ValueError: unknown name (listing valid names) or a non-positive batch size.
     DatasetNotFoundError / DatasetIntegrityError: see `images.load_images`.
   """
-  if config.batch_size <= 0:
-    raise ValueError(f"dataset.batch_size must be positive, got {config.batch_size}")
+  config_checks.check_block(config, config_checks.block_rules("dataset"), where="dataset")
   if config.name in toy2d.TOYS:
     return Dataset(config.name, (2,), config.batch_size, _config=config)
   if config.name not in images_lib.IMAGE_LOADERS:

@@ -1,0 +1,182 @@
+"""Every numeric and boolean config field's valid range, checked in one place.
+
+`validate_config` runs before a run writes anything; the modules that read a
+block on their own (optimizers, datasets) check that block with `check_block`.
+Names (objective, model, dataset ...) are checked by their registries.
+
+The second half compares configs: `changed_fields` between a run's recorded
+config.json and a new config, and `RESUMABLE_FIELDS`, the fields a resumed run
+may change (its length, logging and checks: nothing the updates compute).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Mapping
+
+import ml_collections
+
+from gan_jax.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+  """A field's type and closed / open bounds (None: unbounded)."""
+  kind: type
+  low: float | None = None
+  high: float | None = None
+  high_open: bool = False
+  low_open: bool = False
+
+  def describe(self) -> str:
+    if self.kind is bool:
+      return "True or False"
+    what = "an integer" if self.kind is int else "a finite number"
+    if self.low is not None and self.high is not None:
+      return (f"{what} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
+              f"{')' if self.high_open else ']'}")
+    if self.low is not None:
+      return f"{what} {'>' if self.low_open else '>='} {self.low:g}"
+    return what
+
+  def holds(self, value: Any) -> bool:
+    if self.kind is bool:
+      return isinstance(value, bool)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+      return False
+    if self.kind is int and not isinstance(value, int):
+      return False
+    if not math.isfinite(value):  # also rejects NaN, for which every comparison is False
+      return False
+    if self.low is not None and not (value > self.low if self.low_open else value >= self.low):
+      return False
+    return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+
+def _int(low: int | None = 0) -> Rule:
+  return Rule(int, low)
+
+
+def _float(low: float | None = 0.0, high: float | None = None, *, high_open: bool = False,
+           low_open: bool = False) -> Rule:
+  return Rule(float, low, high, high_open=high_open, low_open=low_open)
+
+
+_BOOL = Rule(bool)
+_FRACTION = _float(0.0, 1.0, high_open=True)  # [0, 1)
+
+OPTIMIZER_RULES = {
+    "learning_rate": _float(0.0, low_open=True),
+    "b1": _FRACTION, "b2": _FRACTION, "decay": _FRACTION, "momentum": _FRACTION,
+    "eps": _float(), "grad_clip_norm": _float(), "weight_decay": _float(),
+    "warmup_steps": _int(),
+}
+
+RULES: dict[str, Rule] = {
+    "seed": _int(), "num_seeds": _int(1),
+    "parallel.num_devices": _int(), "parallel.num_processes": _int(),
+    "parallel.process_id": _int(-1),
+    "dataset.batch_size": _int(1), "dataset.num_train_examples": _int(),
+    "model.latent_dim": _int(1), "model.dropout_rate": _FRACTION,
+    "model.g_hidden": _int(1), "model.d_hidden": _int(1),  # every width of the tuple
+    "model.nf": _int(1), "model.nf_max": _int(1), "model.res_ratio": _float(0.0, low_open=True),
+    "model.d_batch_norm": _BOOL, "model.minibatch_kernels": _int(),
+    "model.minibatch_kernel_dim": _int(1), "model.vbn_reference_size": _int(),
+    "num_critic_steps": _int(1), "share_latents": _BOOL,
+    **{f"optimizer_{p}.{k}": rule for p in "gd" for k, rule in OPTIMIZER_RULES.items()},
+    "penalty.weight": _float(), "weight_clip": _float(),
+    "tricks.label_smoothing": _FRACTION, "tricks.instance_noise_std": _float(),
+    "tricks.instance_noise_anneal_steps": _int(), "tricks.feature_matching": _BOOL,
+    "tricks.historical_averaging": _float(), "tricks.unrolled_steps": _int(),
+    "tricks.consensus": _float(), "tricks.ema_decay": _FRACTION, "tricks.ema_start": _int(),
+    "warm_start.step": _int(),
+    "eval.every_steps": _int(), "eval.num_samples": _int(10), "eval.batch_size": _int(1),
+    "eval.modes_min_count": _int(1), "eval.modes_loose_num_std": _float(3.0),
+    "train.num_steps": _int(1), "train.log_every": _int(1), "train.sample_every": _int(1),
+    "train.checkpoint_every": _int(1), "train.max_checkpoints": _int(1),
+    "train.num_grid_samples": _int(1), "train.progress_bar": _BOOL,
+    "train.max_param_magnitude": _float(),
+}
+
+# Fields a resumed run may change: how long it runs, what it logs and checks.
+RESUMABLE_FIELDS = frozenset({
+    "train.num_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
+    "train.max_checkpoints", "train.progress_bar", "train.max_param_magnitude",
+    "eval.every_steps",
+})
+
+
+def _leaves(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+  out = {}
+  for key, value in config.items():
+    path = f"{prefix}{key}"
+    if isinstance(value, Mapping):
+      out.update(_leaves(value, path + "."))
+    else:
+      out[path] = value
+  return out
+
+
+def flatten(config: ml_collections.ConfigDict | Mapping[str, Any]) -> dict[str, Any]:
+  """{'a.b': value} for every leaf of a ConfigDict or of a nested dict."""
+  if isinstance(config, ml_collections.ConfigDict):
+    config = config.to_dict()
+  return _leaves(config)
+
+
+def _check(path: str, value: Any, rule: Rule) -> None:
+  values = value if isinstance(value, (tuple, list)) and rule.kind is not bool else (value,)
+  if not values or not all(rule.holds(v) for v in values):
+    each = "a non-empty list, each entry " if isinstance(value, (tuple, list)) else ""
+    raise ConfigError(f"config.{path} must be {each}{rule.describe()}, got {value!r}")
+
+
+def block_rules(prefix: str) -> dict[str, Rule]:
+  """The rules of the fields in block `prefix` (e.g. 'dataset'), by field name."""
+  return {k[len(prefix) + 1:]: r for k, r in RULES.items() if k.startswith(prefix + ".")}
+
+
+def check_value(path: str, value: Any) -> None:
+  """Checks one field, e.g. check_value('weight_clip', 0.01).
+
+  Raises:
+    ConfigError: the value is outside the field's range.
+  """
+  _check(path, value, RULES[path])
+
+
+def check_block(block: ml_collections.ConfigDict, rules: Mapping[str, Rule], *,
+                where: str) -> None:
+  """Checks the fields of one config block (e.g. an optimizer) against `rules`.
+
+  Raises:
+    ConfigError: naming `where.field`, its valid range and the value.
+  """
+  for key, rule in rules.items():
+    if key in block:
+      _check(f"{where}.{key}", block[key], rule)
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+  """Checks every field of `config` that has a rule (fields absent from a
+  partial config are skipped). Constraints between fields stay with the code
+  that has them (e.g. steps.py: share_latents needs num_critic_steps = 1).
+
+  Raises:
+    ConfigError: the first invalid field, with its valid range.
+  """
+  leaves = flatten(config)
+  for path, rule in RULES.items():
+    if path in leaves:
+      _check(path, leaves[path], rule)
+
+
+def changed_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple]:
+  """{'a.b': (old value, new value)} for every leaf that differs between two
+  configs as nested dicts (a field only one of them has counts, with None on
+  the other side). Tuples and lists compare equal when their items do."""
+  a, b = _leaves(old), _leaves(new)
+  norm = lambda v: list(v) if isinstance(v, tuple) else v  # JSON turns tuples into lists
+  return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b))
+          if norm(a.get(k)) != norm(b.get(k))}
