@@ -4,6 +4,8 @@ Overrides go on the command line, e.g. `--config.train.num_steps=200`; the
 config is locked, so a misspelt field is an error. With `--sweep`, the config
 file's `get_sweep([arg])` lists override sets (see gan_jax/sweep.py); run i
 trains in DIR/<i> and DIR/sweep.json maps each index to its overrides.
+Errors of input or of the run folder print as one line (see gan_jax/cli.py);
+SIGTERM / Ctrl-C save a checkpoint of the current step and exit 143 / 130.
 """
 
 from absl import app
@@ -11,6 +13,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from gan_jax import cli
 from gan_jax import sweep
 from gan_jax import train
 
@@ -19,6 +22,9 @@ _CONFIG = config_flags.DEFINE_config_file(
 _WORKDIR = flags.DEFINE_string("workdir", None, "Folder for checkpoints, logs and samples.")
 _SWEEP = flags.DEFINE_bool("sweep", False, "Train every override set of the config file's "
                            "get_sweep(), run i in workdir/<i>.")
+_ALLOW_CHANGE = flags.DEFINE_bool(
+    "allow_config_change", False, "Resume a workdir even though the config changed in a field "
+    "that alters training (the old config is kept in workdir/config_history/).")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -29,17 +35,19 @@ class _QuietLibraries(logging.logging.Filter):
     return record.levelno >= logging.logging.WARNING or "/orbax/" not in record.pathname
 
 
+@cli.user_errors_as_one_line
 def main(argv):
   logging.get_absl_handler().addFilter(_QuietLibraries())
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected command-line arguments: {argv[1:]}")
   logging.info("Config:\n%s", _CONFIG.value)
+  train_fn = lambda c, w: train.train_and_evaluate(c, w, allow_config_change=_ALLOW_CHANGE.value)
   if _SWEEP.value:
     overrides = sweep.load_sweep(config_flags.get_config_filename(flags.FLAGS["config"]))
-    sweep.run_sweep(_CONFIG.value, _WORKDIR.value, overrides, train.train_and_evaluate)
+    sweep.run_sweep(_CONFIG.value, _WORKDIR.value, overrides, train_fn)
   else:
-    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    train_fn(_CONFIG.value, _WORKDIR.value)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -60,7 +60,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from experiments import report_lib, report_sections  # pylint: disable=g-import-not-at-top
 from experiments import seed000_table1, seed004_mlp, toy_modes  # pylint: disable=g-import-not-at-top
 from experiments.report_lib import Run  # pylint: disable=g-import-not-at-top
-from gan_jax import train, writers  # pylint: disable=g-import-not-at-top
+from gan_jax import config_checks, train, writers  # pylint: disable=g-import-not-at-top
 
 SECTIONS = ("dirac", "seed004", "seed000")
 STATUS_FILE = "report_run.json"
@@ -221,14 +221,19 @@ def _read_json(path: str) -> dict:
     return json.load(f)
 
 
+# Fields added to the schema after runs were recorded, which do not change what
+# a finished run computed: a record without them is the same config.
+ADDED_GUARDS = ("train.max_param_magnitude",)  # a stop check, absent before the bound existed
+
+
 def config_differences(config: ml_collections.ConfigDict, workdir: str) -> list[str]:
-  """The top-level config fields in which `workdir`'s run differs from `config`
+  """The config fields ('a.b') in which `workdir`'s run differs from `config`
   ([] for an empty folder or the same config)."""
   old = _read_json(os.path.join(workdir, "config.json"))
-  new = json.loads(config.to_json_best_effort())
-  if not old or old == new:
+  if not old:
     return []
-  return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+  changes = config_checks.changed_fields(old, json.loads(config.to_json_best_effort()))
+  return [k for k, (was, _) in changes.items() if not (k in ADDED_GUARDS and was is None)]
 
 
 def check_same_config(config: ml_collections.ConfigDict, workdir: str) -> None:
@@ -280,6 +285,8 @@ def execute(run: Run, config: ml_collections.ConfigDict) -> Run:
   except train.NonFiniteLossError as e:
     run.status, run.message = "diverged", str(e)
     run.stop_step = report_lib.nonfinite_step(run.message)
+  except train.StopRequested:
+    raise  # SIGTERM / Ctrl-C: the step is checkpointed; the next invocation resumes it
   except Exception as e:  # pylint: disable=broad-except
     logging.exception("Run %s failed", run.workdir)
     run.status, run.message = "failed", f"{type(e).__name__}: {e}"

@@ -1,23 +1,36 @@
 """train_and_evaluate(config, workdir): the training loop.
 
 It writes into `workdir`:
-  config.json          the config of the run (checked against on resume)
-  checkpoints/<step>/  orbax checkpoints of the whole GANState
+  config.json          the config of the run (on resume, a change that alters
+                       training is refused; see workdir.record_config)
+  checkpoints/<step>/  orbax checkpoints of the whole GANState, with digests
   metrics.jsonl/.csv   scalars every `train.log_every` steps (and tb/ events)
   samples/step_<n>.png samples of a fixed latent batch every `train.sample_every`
   samples.gif, curves.png  the grids over training and the logged curves
+  .lock                while a process trains into it
 Every `eval.every_steps` (if > 0) and at the end, samples are scored
 (`evaluation.Evaluator`) and logged with the losses.
-A run in a workdir that has checkpoints resumes from the latest one and
-continues exactly as an uninterrupted run would (same data order, same keys).
-A non-finite metric stops the run with the step range and the last good
-checkpoint named; no checkpoint is written from a non-finite state.
+
+Nothing is lost, nothing silently wrong:
+- The whole config is validated before anything is written.
+- A run in a workdir that has checkpoints resumes from the latest one and
+  continues exactly as an uninterrupted run would (same data order, keys and
+  logged rows), given the same devices and XLA:CPU thread count (a different
+  count changes float reductions; resuming then warns).
+- SIGTERM / SIGINT save a checkpoint of the step in progress and raise
+  StopRequested: no finished step is lost.
+- A non-finite metric, or a state with a non-finite value or a weight above
+  `train.max_param_magnitude`, stops the run with the step and the last good
+  checkpoint named; such a state is never checkpointed.
+- Samples, figures and TensorBoard are written after the checkpoint and
+  best-effort: a failure there (e.g. a full disk) is a warning.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
+import signal
 import time
 from typing import Any
 
@@ -28,51 +41,24 @@ import ml_collections
 import numpy as np
 import tqdm
 
+from gan_jax import config_checks
 from gan_jax import data as data_lib
 from gan_jax import evaluation
+from gan_jax import guards
 from gan_jax import parallel
 from gan_jax import viz
 from gan_jax.checkpoints import Checkpointer, load_run_config
+from gan_jax.errors import ConfigError, NonFiniteLossError, StopRequested  # noqa: F401
+from gan_jax.preemption import StopSignals
 from gan_jax.state import GANState, count_params, create_state
+from gan_jax.workdir import WorkdirLock, record_config
 from gan_jax.writers import MetricWriter
-
-
-class NonFiniteLossError(FloatingPointError):
-  """Training produced a NaN or infinite metric."""
 
 
 def fixed_latents(config: ml_collections.ConfigDict) -> jax.Array:
   """The latent batch [num_grid_samples, latent_dim] used for every sample grid."""
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x5A4D)
   return jax.random.normal(key, (config.train.num_grid_samples, config.model.latent_dim))
-
-
-def _save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
-  path = os.path.join(workdir, "config.json")
-  new = json.loads(config.to_json_best_effort())
-  if os.path.exists(path):
-    with open(path) as f:
-      old = json.load(f)
-    if old != new:
-      changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-      logging.warning("Resuming %s with a changed config (top-level keys %s); "
-                      "config.json now holds the new one.", workdir, changed)
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    json.dump(new, f, indent=2, sort_keys=True)
-  os.replace(tmp, path)
-
-
-def _check_finite(window: list[dict[str, float]], first_step: int,
-                  checkpointer: Checkpointer) -> None:
-  for offset, metrics in enumerate(window):
-    bad = sorted(k for k, v in metrics.items() if not np.isfinite(v))
-    if bad:
-      step = first_step + offset
-      last = checkpointer.latest_step()
-      raise NonFiniteLossError(
-          f"Non-finite {', '.join(bad)} at step {step} (values {[metrics[k] for k in bad]}). "
-          f"Stopped; last good checkpoint: {checkpointer.path(last)}")
 
 
 def write_samples(state: GANState, latents: jax.Array, workdir: str, step: int, *,
@@ -135,41 +121,117 @@ def per_seed(metrics: dict[str, Any], num_seeds: int) -> dict[str, float]:
   return out
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANState:
+def best_effort(what: str, fn, *args, **kwargs) -> None:
+  """Runs `fn`; an OSError (a full disk, a missing folder) is only a warning,
+  for outputs that a resumed run does not need."""
+  try:
+    fn(*args, **kwargs)
+  except OSError as e:
+    logging.warning("Could not write %s (%s); training goes on.", what, e)
+
+
+def run_record(runner: parallel.StepRunner) -> dict[str, Any]:
+  """What decides the float results besides the config: backend and devices."""
+  return {"backend": jax.default_backend(), "num_devices": runner.num_devices,
+          "num_processes": jax.process_count(), "cpu_count": os.cpu_count(),
+          "xla_flags": os.environ.get("XLA_FLAGS", "")}
+
+
+def _stop_agreed(stop: StopSignals, *, log_now: bool) -> bool:
+  """Whether to stop after this step. One process: as soon as a signal came.
+  Several: at log steps, when any process got one (all must save together)."""
+  if jax.process_count() == 1:
+    return stop.requested is not None
+  if not log_now:
+    return False
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  flags = multihost_utils.process_allgather(np.asarray(stop.requested is not None))
+  return bool(np.any(flags))
+
+
+def _pending_to_json(window: list[Any], first_step: int) -> dict[str, Any]:
+  return {"first_step": first_step,
+          "rows": [{k: np.asarray(v).tolist() for k, v in m.items()} for m in window]}
+
+
+def _pending_from_json(record: dict[str, Any]) -> tuple[list[Any], int]:
+  return ([{k: np.asarray(v, np.float64) for k, v in m.items()} for m in record["rows"]],
+          int(record["first_step"]))
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
+                       allow_config_change: bool = False) -> GANState:
   """Trains (resuming if `workdir` has checkpoints) and returns the final state
   (host layout; stacked over seeds when `num_seeds > 1`).
 
+  Args:
+    config: the experiment config.
+    workdir: the run folder (created if missing).
+    allow_config_change: resume even if the config changed in a field that
+      alters training (the old config is kept in config_history/).
+
   Raises:
-    ValueError: invalid config values or names.
-    NonFiniteLossError: a loss became NaN/inf.
-    CorruptCheckpointError: the latest checkpoint cannot be restored.
+    ConfigError: an invalid field (before anything is written), a changed
+      config on resume, or num_steps below the resumed step.
+    WorkdirLockedError: another live process trains into `workdir`.
+    NonFiniteLossError: a metric or the state became non-finite (or too large).
+    CorruptCheckpointError: the latest checkpoint cannot be restored or
+      fails its digest.
+    StopRequested: SIGTERM / SIGINT; the step in progress was checkpointed.
   """
-  tc = config.train
-  for field in ("num_steps", "log_every", "sample_every", "checkpoint_every"):
-    if tc[field] <= 0:
-      raise ValueError(f"train.{field} must be positive, got {tc[field]}")
-  if config.eval.every_steps < 0:
-    raise ValueError(f"eval.every_steps must be >= 0 (0 disables), got {config.eval.every_steps}")
+  config_checks.validate_config(config)
   parallel.initialize_distributed(config.parallel)
   chief = jax.process_index() == 0  # only process 0 writes logs, samples, figures
   os.makedirs(workdir, exist_ok=True)
+  with (WorkdirLock(workdir) if chief else contextlib.nullcontext()), StopSignals() as stop:
+    return _train(config, workdir, chief=chief, stop=stop,
+                  allow_config_change=allow_config_change)
+
+
+def _train(config: ml_collections.ConfigDict, workdir: str, *, chief: bool, stop: StopSignals,
+           allow_config_change: bool) -> GANState:
+  tc = config.train
   dataset = data_lib.get_dataset(config.dataset)
   runner = parallel.StepRunner(config, dataset)
   num_seeds = config.num_seeds
   state = runner.init_state()
   checkpointer = Checkpointer(workdir, max_to_keep=tc.max_checkpoints)
-  if checkpointer.latest_step() is not None:
-    state = checkpointer.restore(state)
-    logging.info("Resumed from %s", checkpointer.path(checkpointer.latest_step()))
-  elif config.warm_start.workdir:
-    if num_seeds > 1:
-      raise ValueError("warm_start with num_seeds > 1 is not supported")
-    state = warm_start(state, config, sample_shape=dataset.sample_shape)
-  start = int(np.ravel(state.step)[0])
+  window: list[Any] = []
+  try:
+    if checkpointer.latest_step() is not None:
+      state = checkpointer.restore(state)
+      logging.info("Resumed from %s", checkpointer.path(checkpointer.latest_step()))
+      meta = checkpointer.last_meta
+      if meta.get("pending_metrics"):
+        window, _ = _pending_from_json(meta["pending_metrics"])
+      if meta.get("run") and meta["run"] != run_record(runner):
+        logging.warning("Resuming on other devices than the checkpoint's (%s, now %s): the "
+                        "continuation is not bit-exact.", meta["run"], run_record(runner))
+    elif config.warm_start.workdir:
+      if num_seeds > 1:
+        raise ConfigError("warm_start with num_seeds > 1 is not supported")
+      state = warm_start(state, config, sample_shape=dataset.sample_shape)
+    start = int(np.ravel(state.step)[0])
+    if start > tc.num_steps:
+      raise ConfigError(f"{workdir} holds a run at step {start}, past train.num_steps="
+                        f"{tc.num_steps}; raise num_steps to continue it, or use another workdir")
+    if chief:
+      record_config(config, workdir, resume_step=start, allow_change=allow_config_change)
+    if start == tc.num_steps:
+      logging.warning("%s is already at train.num_steps=%d: nothing to train.", workdir, start)
+      return runner.unplace(state)
+    return _loop(config, workdir, state, runner=runner, dataset=dataset, chief=chief, stop=stop,
+                 checkpointer=checkpointer, window=window, start=start)
+  finally:
+    checkpointer.close()
+
+
+def _loop(config: ml_collections.ConfigDict, workdir: str, state: GANState, *,
+          runner: parallel.StepRunner, dataset: data_lib.Dataset, chief: bool, stop: StopSignals,
+          checkpointer: Checkpointer, window: list[Any], start: int) -> GANState:
+  tc, num_seeds = config.train, config.num_seeds
   first_seed = (lambda s: parallel.select_seed(s, 0)) if num_seeds > 1 else (lambda s: s)
-  if chief:
-    _save_config(config, workdir)
-    writer = MetricWriter(workdir, resume_step=start)
+  writer = MetricWriter(workdir, resume_step=start) if chief else None
   latents = fixed_latents(config)
   real_points = (dataset.real_samples(split="train", num=len(latents), seed=config.seed)
                  if dataset.is_toy else None)
@@ -181,8 +243,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
                runner.backend, runner.num_devices, num_seeds, tc.num_steps, start)
 
   state = runner.place(state)
-  window: list[Any] = []
-  window_start = start + 1
+  window_start = start + 1 - len(window)
+  last_good = lambda: checkpointer.path(checkpointer.latest_step())
   progress = tqdm.tqdm(total=tc.num_steps, initial=start, disable=not (tc.progress_bar and chief),
                        desc="train", unit="step", dynamic_ncols=True)
   timer, timer_step = time.perf_counter(), start
@@ -193,9 +255,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
       progress.update(1)
       is_last = step == tc.num_steps
       log_now = step % tc.log_every == 0 or step % tc.checkpoint_every == 0 or is_last
+      stopping = _stop_agreed(stop, log_now=log_now) and not is_last
       if log_now:
         host = [per_seed(m, num_seeds) for m in jax.device_get(window)]
-        _check_finite(host, window_start, checkpointer)
+        guards.check_metrics(host, first_step=window_start, last_good=last_good())
         if chief and (step % tc.log_every == 0 or is_last):
           now = time.perf_counter()
           means = {k: float(np.mean([m[k] for m in host])) for k in host[0]}
@@ -206,26 +269,43 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
           logging.info("step %d: %s", step, ", ".join(
               f"{k}={v:.4g}" for k, v in sorted(means.items()) if "/seed_" not in k))
         window, window_start = [], step + 1
-      sample_now = step % tc.sample_every == 0 or is_last
+      elif stopping:
+        guards.check_metrics([per_seed(m, num_seeds) for m in jax.device_get(window)],
+                             first_step=window_start, last_good=last_good())
+      sample_now = chief and (step % tc.sample_every == 0 or is_last)
       eval_now = evaluator is not None and (step % config.eval.every_steps == 0 or is_last)
-      if chief and (sample_now or eval_now):
-        host_state = runner.unplace(state)
-        if sample_now:
-          write_samples(first_seed(host_state), latents, workdir, step, real=real_points)
-        if eval_now:
-          scores = ([evaluator(parallel.select_seed(host_state, i)) for i in range(num_seeds)]
-                    if num_seeds > 1 else [evaluator(host_state)])
-          scores = per_seed({k: [sc[k] for sc in scores] for k in scores[0]}, num_seeds)
-          writer.write_scalars(step, scores, metadata=evaluator.info)
-          logging.info("step %d eval: %s", step, ", ".join(
-              f"{k}={v:.4g}" for k, v in sorted(scores.items()) if "/seed_" not in k))
-      if step % tc.checkpoint_every == 0 or is_last:
-        checkpointer.save(step, runner.unplace(state))
+      checkpoint_now = step % tc.checkpoint_every == 0 or is_last or stopping
+      host_state = runner.unplace(state) if (sample_now or eval_now or checkpoint_now) else None
+      if eval_now:
+        scores = ([evaluator(parallel.select_seed(host_state, i)) for i in range(num_seeds)]
+                  if num_seeds > 1 else [evaluator(host_state)])
+        scores = per_seed({k: [sc[k] for sc in scores] for k in scores[0]}, num_seeds)
+        writer.write_scalars(step, scores, metadata=evaluator.info)
+        logging.info("step %d eval: %s", step, ", ".join(
+            f"{k}={v:.4g}" for k, v in sorted(scores.items()) if "/seed_" not in k))
+      if checkpoint_now:
+        guards.check_state(host_state, step=step, max_magnitude=tc.max_param_magnitude,
+                           last_good=last_good())
+        pending = _pending_to_json(jax.device_get(window), window_start) if window else None
+        checkpointer.save(step, host_state,
+                          meta={"pending_metrics": pending, "run": run_record(runner)})
+      if sample_now:
+        best_effort(f"the samples of step {step}", write_samples, first_seed(host_state),
+                    latents, workdir, step, real=real_points)
+      if stopping:
+        raise StopRequested(
+            f"Stopped by {signal_name(stop.requested)} after step {step}; checkpoint "
+            f"{checkpointer.path(step)} saved. Run the same command again to resume.",
+            signum=stop.requested or 15)
   finally:
     progress.close()
-    checkpointer.close()
-    if chief:
+    if writer is not None:
       writer.close()
   if chief:
-    write_figures(workdir, writer.rows, title=f"{config.objective} / {dataset.name}")
+    best_effort("curves.png and samples.gif", write_figures, workdir, writer.rows,
+                title=f"{config.objective} / {dataset.name}")
   return runner.unplace(state)
+
+
+def signal_name(signum: int | None) -> str:
+  return signal.Signals(signum).name if signum else "a signal to another process"

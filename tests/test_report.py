@@ -11,7 +11,7 @@ import pytest
 
 from experiments import report, report_lib as lib, report_sections
 from experiments.report_lib import Run
-from gan_jax import train, viz
+from gan_jax import guards, train, viz
 
 
 def _vmapped(name="a", fids=((30.0, 20.0, 10.0), (40.0, 30.0, 20.0)), steps=(10, 20, 30)):
@@ -128,18 +128,11 @@ def test_markdown_table_and_step_flags():
     report.steps_for({"dcgan": 300}, "wgan")
 
 
-class _NoCheckpoints:
-  def latest_step(self):
-    return None
-
-  def path(self, step):
-    return f"<none: {step}>"
-
-
 def test_divergence_is_recorded_and_not_retrained(tmp_path, monkeypatch):
   # The message of the loop's own non-finite check, parsed back to its step.
   with pytest.raises(train.NonFiniteLossError) as info:
-    train._check_finite([{"d/loss": 1.0}, {"d/loss": float("nan")}], 16, _NoCheckpoints())  # pylint: disable=protected-access
+    guards.check_metrics([{"d/loss": 1.0}, {"d/loss": float("nan")}], first_step=16,
+                         last_good="none yet")
   assert lib.nonfinite_step(str(info.value)) == 17
   calls = []
 
