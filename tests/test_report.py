@@ -2,6 +2,7 @@
 divergence bookkeeping, reuse of finished runs, and a smoke run of every section."""
 
 import dataclasses
+import json
 import math
 import os
 
@@ -306,3 +307,19 @@ def test_configure_sets_the_convolution_path_only_when_asked():
   assert (config.seed, config.num_seeds) == (1, 3)
   assert report.configure(seed000_table1.get_config("dcgan"), conv_impl="xla",
                           **kw).model.conv_impl == "xla"
+
+
+def test_config_differences_names_changed_fields_and_ignores_a_guard_added_later(tmp_path):
+  from experiments import toy_ring  # pylint: disable=g-import-not-at-top
+  config = toy_ring.get_config()
+  recorded = json.loads(config.to_json_best_effort())
+  del recorded["train"]["max_param_magnitude"]  # a run recorded before the bound existed
+  (tmp_path / "config.json").write_text(json.dumps(recorded))
+  assert report.config_differences(config, str(tmp_path)) == []
+  config.optimizer_d.learning_rate = 0.5
+  config.train.max_param_magnitude = 10.0
+  assert report.config_differences(config, str(tmp_path)) == ["optimizer_d.learning_rate"]
+  recorded["train"]["max_param_magnitude"] = 1e6  # recorded with the bound: a change counts
+  (tmp_path / "config.json").write_text(json.dumps(recorded))
+  assert report.config_differences(config, str(tmp_path)) == [
+      "optimizer_d.learning_rate", "train.max_param_magnitude"]
