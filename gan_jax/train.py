@@ -133,7 +133,7 @@ def best_effort(what: str, fn, *args, **kwargs) -> None:
 def run_record(runner: parallel.StepRunner) -> dict[str, Any]:
   """What decides the float results besides the config: backend and devices."""
   return {"backend": jax.default_backend(), "num_devices": runner.num_devices,
-          "num_processes": jax.process_count(), "cpu_count": os.cpu_count(),
+          "num_processes": jax.process_count(), "cpu_count": len(os.sched_getaffinity(0)),
           "xla_flags": os.environ.get("XLA_FLAGS", "")}
 
 

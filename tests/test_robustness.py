@@ -380,3 +380,14 @@ def test_network_probe_gives_up_within_its_timeout():
   start = time.perf_counter()
   images.network_reachable("10.255.255.1", timeout_s=0.5)  # unroutable: times out
   assert time.perf_counter() - start < 2
+
+
+def test_resuming_on_other_cpus_warns_that_it_is_not_bit_exact(tmp_path, monkeypatch, caplog):
+  train.train_and_evaluate(_toy(num_steps=2), str(tmp_path))
+  caplog.clear()
+  train.train_and_evaluate(_toy(num_steps=4), str(tmp_path))
+  assert "not bit-exact" not in caplog.text
+  record = train.run_record
+  monkeypatch.setattr(train, "run_record", lambda runner: {**record(runner), "cpu_count": 1000})
+  train.train_and_evaluate(_toy(num_steps=6), str(tmp_path))
+  assert "not bit-exact" in caplog.text and "'cpu_count': 1000" in caplog.text
