@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from typing import Any
 
 from absl import logging
@@ -46,10 +47,16 @@ def leaf_digests(tree: Any) -> dict[str, str]:
   return out
 
 
-def _first_line(error: BaseException, limit: int = 300) -> str:
+def _first_line(error: BaseException, limit: int = 160) -> str:
   text = str(error).strip().splitlines()
   line = text[0] if text else ""
   return line if len(line) <= limit else line[:limit] + " ..."
+
+
+def _bad_file(error: BaseException) -> str:
+  """The file a TensorStore error names (its last 'local file "..."'), or ''."""
+  files = re.findall(r'local file "([^"]+)"', str(error))
+  return f"; bad file {files[-1]}" if files else ""
 
 
 class Checkpointer:
@@ -127,8 +134,8 @@ class Checkpointer:
           **{STATE: ocp.args.StandardRestore(abstract), META: ocp.args.JsonRestore()}))
     except Exception as e:  # orbax raises many kinds for broken files.
       raise CorruptCheckpointError(
-          f"Checkpoint {folder} cannot be restored ({type(e).__name__}: {_first_line(e)}); it is "
-          f"corrupt or of a different config: {fallback}.") from e
+          f"Checkpoint {folder} cannot be restored ({type(e).__name__}: {_first_line(e)}"
+          f"{_bad_file(e)}); it is corrupt or of a different config: {fallback}.") from e
     state, meta = restored[STATE], dict(restored[META])
     expected = meta.pop("digests", {})
     actual = leaf_digests(state)
