@@ -60,8 +60,9 @@ def plot_cell_curves(path: str, cells: dict[str, Sequence[report_lib.Run]], *,
       line, = ax.plot(steps, mean, marker="o", ms=3, lw=1, alpha=0.5 if smooth else 1.0,
                       label=f"{name} (n={len(values)})")
       ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.15)
-      if smooth:
-        ax.plot(steps, viz.savgol(mean), lw=2, color=line.get_color())
+      if smooth:  # kept within the data's range (the cubic fit overshoots, e.g. below 0 modes)
+        ax.plot(steps, np.clip(viz.savgol(mean), np.nanmin(mean), np.nanmax(mean)), lw=2,
+                color=line.get_color())
     floor_key = key.replace("eval/", "floor/")
     floors = [v for runs in cells.values() for v in report_lib.series(runs, floor_key)[1].ravel()
               if np.isfinite(v)]
@@ -107,6 +108,8 @@ def sample_grids(workdir: str, *, max_grids: int) -> list[tuple[int, str]]:
                  if (m := re.fullmatch(r"step_(\d+)\.png", f)))
   if len(found) <= max_grids:
     return found
+  if max_grids == 1:
+    return found[-1:]
   picks = np.unique(np.linspace(0, len(found) - 1, max_grids).round().astype(int))
   return [found[i] for i in picks]
 

@@ -323,3 +323,14 @@ def test_config_differences_names_changed_fields_and_ignores_a_guard_added_later
   (tmp_path / "config.json").write_text(json.dumps(recorded))
   assert report.config_differences(config, str(tmp_path)) == [
       "optimizer_d.learning_rate", "train.max_param_magnitude"]
+
+
+def test_sample_grids_are_evenly_spaced_and_end_with_the_last(tmp_path):
+  from experiments import report_figures  # pylint: disable=g-import-not-at-top
+  (tmp_path / "samples").mkdir()
+  for step in (6666, 13332, 19998, 20000):
+    (tmp_path / "samples" / f"step_{step:07d}.png").write_bytes(b"")
+  steps = lambda k: [s for s, _ in report_figures.sample_grids(str(tmp_path), max_grids=k)]
+  assert steps(1) == [20000]  # the final samples, not the first
+  assert steps(2) == [6666, 20000]
+  assert steps(9) == [6666, 13332, 19998, 20000]
