@@ -60,7 +60,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from experiments import report_lib, report_sections  # pylint: disable=g-import-not-at-top
 from experiments import seed000_table1, seed004_mlp, toy_modes  # pylint: disable=g-import-not-at-top
 from experiments.report_lib import Run  # pylint: disable=g-import-not-at-top
-from gan_jax import config_checks, train, writers  # pylint: disable=g-import-not-at-top
+from gan_jax import cli, config_checks, train, writers  # pylint: disable=g-import-not-at-top
 
 SECTIONS = ("dirac", "seed004", "seed000")
 STATUS_FILE = "report_run.json"
@@ -604,4 +604,4 @@ class _ProjectInfoOnly(std_logging.Filter):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(cli.user_errors_as_one_line(main))
