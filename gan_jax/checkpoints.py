@@ -97,6 +97,24 @@ class Checkpointer:
         **{STATE: ocp.args.StandardSave(state), META: ocp.args.JsonSave(record)}), force=True)
     self._manager.wait_until_finished()
 
+  def read_meta(self, step: int | None = None) -> dict[str, Any]:
+    """The meta record of `step` (default: latest) without its digests, read
+    without the state; {} for a checkpoint that predates meta records.
+
+    Raises:
+      FileNotFoundError: there is no checkpoint (at `step`).
+    """
+    step = self.latest_step() if step is None else step
+    if step is None or step not in self.all_steps():
+      raise FileNotFoundError(f"No checkpoint{'' if step is None else f' at step {step}'} in "
+                              f"{self.directory}")
+    if not os.path.isdir(os.path.join(self.path(step), META)):
+      return {}
+    meta = dict(self._manager.restore(step, args=ocp.args.Composite(
+        **{META: ocp.args.JsonRestore()}))[META])
+    meta.pop("digests", None)
+    return meta
+
   def _restore_legacy(self, step: int, abstract: Any) -> Any:
     logging.warning("Checkpoint %s predates digests: restored without verification.",
                     self.path(step))

@@ -288,7 +288,8 @@ def _loop(config: ml_collections.ConfigDict, workdir: str, state: GANState, *,
                            last_good=last_good())
         pending = _pending_to_json(jax.device_get(window), window_start) if window else None
         checkpointer.save(step, host_state,
-                          meta={"pending_metrics": pending, "run": run_record(runner)})
+                          meta={"pending_metrics": pending, "run": run_record(runner),
+                                "sample_shape": list(dataset.sample_shape)})
       if sample_now:
         best_effort(f"the samples of step {step}", write_samples, first_seed(host_state),
                     latents, workdir, step, real=real_points)

@@ -34,9 +34,11 @@ def image_grid(images: np.ndarray, *, num_cols: int | None = None, pad: int = 2)
   return grid[..., 0] if c == 1 else grid
 
 
-def save_image_grid(path: str, images: np.ndarray, *, scale: int = 3) -> None:
-  """Writes `image_grid(images)` as a PNG, upscaled `scale` times (nearest)."""
-  grid = Image.fromarray(image_grid(images))
+def save_image_grid(path: str, images: np.ndarray, *, scale: int = 3,
+                    num_cols: int | None = None, pad: int = 2) -> None:
+  """Writes `image_grid(images, num_cols=, pad=)` as a PNG, upscaled `scale`
+  times (nearest)."""
+  grid = Image.fromarray(image_grid(images, num_cols=num_cols, pad=pad))
   if scale > 1:
     grid = grid.resize((grid.width * scale, grid.height * scale), Image.NEAREST)
   grid.save(path)

@@ -207,8 +207,9 @@ def test_a_checkpoint_written_before_digests_still_restores(tmp_path):
   ckpt = checkpoints.Checkpointer(str(tmp_path))
   restored = ckpt.restore(host)
   chex.assert_trees_all_equal(_state_leaves(restored), _state_leaves(host))
-  ckpt.save(4, host)  # the same folder takes new-style checkpoints after old ones
+  ckpt.save(4, host, meta={"sample_shape": [2]})  # new-style checkpoints after old ones
   assert ckpt.all_steps() == [3, 4] and ckpt.restore(host, step=4).step == host.step
+  assert ckpt.read_meta(3) == {} and ckpt.read_meta() == {"sample_shape": [2]}
   ckpt.close()
 
 

@@ -1,0 +1,138 @@
+"""Samples from a trained run's checkpoint, without its dataset.
+
+  python -m gan_jax.sample --workdir=RUN --num=1000 --out=samples.npz
+  python -m gan_jax.sample --workdir=RUN --num=64 --out=pngs/       # one PNG per sample
+  python -m gan_jax.sample --workdir=RUN --interpolate=8 --out=interpolation.png
+
+G's EMA is used when the run keeps one (as for the run's own grids and
+scores). The sample shape comes from the checkpoint's meta record; a
+checkpoint written before that record existed falls back to loading the
+run's dataset. `--step` picks another checkpoint; `--seed` the latents. The
+.npz holds `samples` [N, *sample_shape] in the generator's range ([-1, 1]
+for images) and `latents` [N, latent_dim]. For 2-D toys a folder output is
+one scatter plot.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from gan_jax import viz
+from gan_jax.checkpoints import Checkpointer, load_run_config
+from gan_jax.state import GANState, create_state
+
+INTERPOLATION_COLUMNS = 10
+
+
+def restore_run(workdir: str, *, step: int | None = None
+                ) -> tuple[GANState, ml_collections.ConfigDict, tuple[int, ...]]:
+  """(state, config, sample_shape) of a run's checkpoint (default: latest).
+
+  Raises:
+    FileNotFoundError: no config.json or no such checkpoint.
+    CorruptCheckpointError: the checkpoint fails its digest or cannot be read.
+  """
+  config = load_run_config(workdir)
+  checkpointer = Checkpointer(workdir, max_to_keep=max(config.train.max_checkpoints, 1))
+  try:
+    shape = checkpointer.read_meta(step).get("sample_shape")
+    if shape is None:  # written before checkpoints recorded it: ask the dataset
+      from gan_jax import data as data_lib  # pylint: disable=g-import-not-at-top
+      shape = data_lib.get_dataset(config.dataset).sample_shape
+    shape = tuple(int(s) for s in shape)
+    state = checkpointer.restore(create_state(config, sample_shape=shape), step=step)
+  finally:
+    checkpointer.close()
+  return state, config, shape
+
+
+def generate(state: GANState, latents: np.ndarray, *, batch_size: int) -> np.ndarray:
+  """G(latents) [N, ...] in batches of `batch_size` (host float32)."""
+  fn = jax.jit(lambda s, z: s.generate(z))
+  return np.concatenate([np.asarray(fn(state, latents[i:i + batch_size]))
+                         for i in range(0, len(latents), batch_size)])
+
+
+def slerp(a: jax.Array, b: jax.Array, t: jax.Array) -> jax.Array:
+  """Spherical interpolation between latents a, b [D] at fractions t [T] -> [T, D]
+  (the path Gaussian latents keep their norm along; linear when a, b are parallel)."""
+  cos = jnp.dot(a, b) / (jnp.linalg.norm(a) * jnp.linalg.norm(b))
+  omega = jnp.arccos(jnp.clip(cos, -1.0, 1.0))
+  t = t[:, None]
+  linear = (1 - t) * a + t * b
+  safe = jnp.where(omega > 1e-6, omega, 1.0)
+  spherical = (jnp.sin((1 - t) * safe) * a + jnp.sin(t * safe) * b) / jnp.sin(safe)
+  return jnp.where(omega > 1e-6, spherical, linear)
+
+
+def interpolation_latents(*, seed: int, rows: int, latent_dim: int,
+                          columns: int = INTERPOLATION_COLUMNS) -> np.ndarray:
+  """[rows * columns, latent_dim]: row r runs from one random latent to another."""
+  ends = jax.random.normal(jax.random.PRNGKey(seed), (rows, 2, latent_dim))
+  t = jnp.linspace(0.0, 1.0, columns)
+  return np.asarray(jnp.concatenate([slerp(e[0], e[1], t) for e in ends]))
+
+
+def export(workdir: str, *, out: str, num: int = 64, interpolate: int = 0, seed: int = 0,
+           step: int | None = None) -> str:
+  """Writes samples of `workdir`'s run to `out` (see the module docstring); returns
+  a one-line summary.
+
+  Raises:
+    ValueError: num < 1 or interpolate < 0.
+  """
+  if num < 1 or interpolate < 0:
+    raise ValueError(f"--num must be >= 1 and --interpolate >= 0, got {num} and {interpolate}")
+  state, config, shape = restore_run(workdir, step=step)
+  latent_dim = config.model.latent_dim
+  if interpolate:
+    latents = interpolation_latents(seed=seed, rows=interpolate, latent_dim=latent_dim)
+  else:
+    latents = np.asarray(jax.random.normal(jax.random.PRNGKey(seed), (num, latent_dim)))
+  samples = generate(state, latents, batch_size=config.eval.batch_size)
+  where = f"step {int(np.ravel(state.step)[0])} of {workdir}"
+  if out.endswith(".npz"):
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    np.savez_compressed(out, samples=samples, latents=latents)
+    return f"{len(samples)} samples {samples.shape[1:]} of {where} -> {out}"
+  if interpolate or out.endswith(".png"):
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    if len(shape) == 1:
+      viz.save_scatter(out, samples, title=where)
+    else:
+      viz.save_image_grid(out, samples, num_cols=INTERPOLATION_COLUMNS if interpolate else None)
+    return f"{len(samples)} samples of {where} -> {out}"
+  os.makedirs(out, exist_ok=True)
+  if len(shape) == 1:
+    viz.save_scatter(os.path.join(out, "samples.png"), samples, title=where)
+    return f"{len(samples)} 2-D samples of {where} -> {out}/samples.png"
+  for i, image in enumerate(samples):
+    viz.save_image_grid(os.path.join(out, f"sample_{i:05d}.png"), image[None], scale=1, pad=0)
+  return f"{len(samples)} samples of {where} -> {out}/sample_*.png"
+
+
+def main(argv):
+  from absl import app  # pylint: disable=g-import-not-at-top
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  print(export(_WORKDIR.value, out=_OUT.value, num=_NUM.value, interpolate=_INTERPOLATE.value,
+               seed=_SEED.value, step=_STEP.value))
+
+
+if __name__ == "__main__":
+  from absl import app, flags  # pylint: disable=g-import-not-at-top,g-multiple-import
+  from gan_jax import cli  # pylint: disable=g-import-not-at-top
+  _WORKDIR = flags.DEFINE_string("workdir", None, "Run folder with config.json and checkpoints.")
+  _OUT = flags.DEFINE_string("out", None, "samples.npz, a folder for PNGs, or a .png grid.")
+  _NUM = flags.DEFINE_integer("num", 64, "Number of samples.")
+  _INTERPOLATE = flags.DEFINE_integer("interpolate", 0, "> 0: rows of a latent interpolation "
+                                      f"grid ({INTERPOLATION_COLUMNS} columns) instead.")
+  _SEED = flags.DEFINE_integer("seed", 0, "Seed of the latents.")
+  _STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
+  flags.mark_flags_as_required(["workdir", "out"])
+  app.run(cli.user_errors_as_one_line(main), flags_parser=cli.parse_flags)
