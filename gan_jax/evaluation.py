@@ -39,14 +39,13 @@ EVAL_KEY = 0xE7A1
 def image_metrics(*, real_features: np.ndarray, fake_features: np.ndarray,
                   fake_probs: np.ndarray, seed: int = 0) -> dict[str, float]:
   """FID, KID, precision/recall and classifier score of one feature set pair."""
-  subset = min(1000, len(real_features), len(fake_features))
-  kid_mean, kid_std = metrics.kid.kid(real_features=real_features, fake_features=fake_features,
-                                      subset_size=subset, key=seed)
+  kid = metrics.kid.kid_with_spread(real_features=real_features, fake_features=fake_features,
+                                    key=seed)
   pr = metrics.precision_recall(real_features=real_features, fake_features=fake_features)
   splits = 10 if len(fake_probs) >= 100 else 1
   score, score_std = metrics.classifier_score(fake_probs, splits=splits)
   return {"fid": metrics.fid.fid(real_features=real_features, fake_features=fake_features),
-          "kid": float(kid_mean), "kid_std": float(kid_std),
+          **kid,
           "precision": float(pr.precision), "recall": float(pr.recall),
           "score": float(score), "score_std": float(score_std)}
 

@@ -79,3 +79,15 @@ def test_bad_subset_size():
   x = np.zeros((10, 2))
   with pytest.raises(ValueError, match="subset_size"):
     kid.kid(real_features=x, fake_features=x, subset_size=11)
+
+
+def test_kid_std_only_when_subsets_are_smaller_than_the_sets():
+  rng = np.random.default_rng(0)
+  x, y = rng.normal(size=(1000, 8)), 0.3 + rng.normal(size=(1000, 8))
+  whole = kid.kid_with_spread(real_features=x, fake_features=y, key=1)
+  assert set(whole) == {"kid"}  # every subset a permutation of the sets: the std would be ~0
+  assert whole["kid"] == pytest.approx(_kid_full(x, y)[0], rel=1e-12)  # the full-set estimator
+  _, degenerate_std = kid.kid(real_features=x, fake_features=y, subset_size=1000, key=1)
+  assert degenerate_std < 1e-9 * abs(whole["kid"])
+  half = kid.kid_with_spread(real_features=x, fake_features=y, max_subset_size=500, key=1)
+  assert half["kid_std"] > 0.05 * abs(half["kid"])  # a real spread

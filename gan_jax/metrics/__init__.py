@@ -44,8 +44,7 @@ def _fid_metric(*, real_features: ArrayLike,
 @FEATURE_METRICS.register("kid")
 def _kid_metric(*, real_features: ArrayLike,
                 fake_features: ArrayLike) -> dict[str, float]:
-  mean, std = kid.kid(real_features=real_features, fake_features=fake_features)
-  return {"kid": mean, "kid_std": std}
+  return kid.kid_with_spread(real_features=real_features, fake_features=fake_features)
 
 
 @FEATURE_METRICS.register("precision_recall")

@@ -96,3 +96,21 @@ def kid(*, real_features: ArrayLike, fake_features: ArrayLike,
         jnp.asarray(real_features, dtype=jnp.float32),
         jnp.asarray(fake_features, dtype=jnp.float32), keys, subset_size))
   return float(np.mean(mmd2s)), float(np.std(mmd2s))
+
+
+def kid_with_spread(*, real_features: ArrayLike, fake_features: ArrayLike,
+                    max_subset_size: int = 1000, n_subsets: int = 100,
+                    key: jax.Array | int = 0) -> dict[str, float]:
+  """{'kid': mean[, 'kid_std': std]} on subsets of min(max_subset_size, N, M).
+
+  'kid_std' is there only when the subsets are smaller than both sets. When a
+  subset is a whole set, every subset is a permutation of it and gives the
+  same value, so the std over subsets is 0 up to rounding and says nothing
+  about the estimate's uncertainty. The mean is then the estimator on the
+  full sets.
+  """
+  n, m = np.shape(real_features)[0], np.shape(fake_features)[0]
+  subset = min(max_subset_size, n, m)
+  mean, std = kid(real_features=real_features, fake_features=fake_features,
+                  n_subsets=n_subsets, subset_size=subset, key=key)
+  return {"kid": mean, **({"kid_std": std} if subset < min(n, m) else {})}
