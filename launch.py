@@ -3,7 +3,8 @@
 Overrides go on the command line, e.g. `--config.train.num_steps=200`; the
 config is locked, so a misspelt field is an error. With `--sweep`, the config
 file's `get_sweep([arg])` lists override sets (see gan_jax/sweep.py); run i
-trains in DIR/<i> and DIR/sweep.json maps each index to its overrides.
+trains in DIR/<i>_<its overrides>, DIR/sweep.json maps each index to its
+overrides and DIR/summary.md compares the runs (--keep_going: past a diverged run).
 Errors of input or of the run folder print as one line (see gan_jax/cli.py);
 SIGTERM / Ctrl-C save a checkpoint of the current step and exit 143 / 130.
 """
@@ -25,6 +26,8 @@ _SWEEP = flags.DEFINE_bool("sweep", False, "Train every override set of the conf
 _ALLOW_CHANGE = flags.DEFINE_bool(
     "allow_config_change", False, "Resume a workdir even though the config changed in a field "
     "that alters training (the old config is kept in workdir/config_history/).")
+_KEEP_GOING = flags.DEFINE_bool("keep_going", False, "With --sweep: a run that diverges is "
+                                "recorded in the summary and the sweep goes on.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -44,7 +47,8 @@ def main(argv):
   train_fn = lambda c, w: train.train_and_evaluate(c, w, allow_config_change=_ALLOW_CHANGE.value)
   if _SWEEP.value:
     overrides = sweep.load_sweep(config_flags.get_config_filename(flags.FLAGS["config"]))
-    sweep.run_sweep(_CONFIG.value, _WORKDIR.value, overrides, train_fn)
+    sweep.run_sweep(_CONFIG.value, _WORKDIR.value, overrides, train_fn,
+                    keep_going=_KEEP_GOING.value)
   else:
     train_fn(_CONFIG.value, _WORKDIR.value)
 

@@ -10,9 +10,13 @@ path (spelt with a leading 'config.') to a value:
     return sweep_lib.product(lrs, sweep_lib.sweep("config.objective", ["non_saturating", "hinge"]))
 
 gives 4 override sets. `python launch.py --config=experiments/X.py[:arg] --sweep
---workdir=DIR` trains each in `DIR/<index>` (index in list order) and writes
-`DIR/sweep.json` mapping index -> overrides. Overrides are applied after the
-command-line `--config.*` overrides, so a sweep value wins over a flag.
+--workdir=DIR` trains each in `DIR/<index>_<overrides>` (index in list order,
+e.g. `1_objective=hinge_optimizer_d.learning_rate=0.0003`), writes
+`DIR/sweep.json` mapping index -> overrides, and ends with a comparison table
+of the runs in `DIR/summary.md` (gan_jax/compare.py). Overrides are applied
+after the command-line `--config.*` overrides, so a sweep value wins over a
+flag. With `keep_going` (launch.py --keep_going) a run that diverges is
+recorded and the sweep goes on.
 """
 
 from __future__ import annotations
@@ -23,10 +27,15 @@ import inspect
 import itertools
 import json
 import os
+import re
 from typing import Any, Callable, Iterable, Sequence
 
 from absl import logging
 import ml_collections
+
+from gan_jax.errors import NonFiniteLossError
+
+MAX_DIR_NAME = 120
 
 Overrides = dict[str, Any]
 PREFIX = "config."
@@ -167,14 +176,35 @@ def load_sweep(config_flag_value: str) -> list[Overrides]:
   return [dict(o) for o in overrides]
 
 
+def run_dir_name(index: int, overrides: Overrides) -> str:
+  """`<index>_<key>=<value>_...` with the 'config.' prefixes dropped and other
+  runs of other characters than letters, digits and ._=+- replaced by one '-'
+  (at most 120 characters)."""
+  parts = [f"{k[len(PREFIX):] if k.startswith(PREFIX) else k}={v}"
+           for k, v in sorted(overrides.items())]
+  name = re.sub(r"[^A-Za-z0-9._=+-]+", "-", "_".join([str(index), *parts]))
+  return name[:MAX_DIR_NAME]
+
+
+def run_workdir(workdir: str, index: int, overrides: Overrides) -> str:
+  """The run folder of sweep entry `index` (a sweep started before runs were named
+  after their overrides keeps its `<index>` folders)."""
+  legacy = os.path.join(workdir, str(index))
+  if os.path.exists(os.path.join(legacy, "config.json")):
+    return legacy
+  return os.path.join(workdir, run_dir_name(index, overrides))
+
+
 def run_sweep(config: ml_collections.ConfigDict, workdir: str,
               overrides: Sequence[Overrides],
-              train_fn: Callable[[ml_collections.ConfigDict, str], Any]) -> list[str]:
-  """Trains `config` with each override set in `workdir/<index>`, in order.
+              train_fn: Callable[[ml_collections.ConfigDict, str], Any], *,
+              keep_going: bool = False) -> list[str]:
+  """Trains `config` with each override set in `run_workdir(...)`, in order.
 
   Every override set is applied (and so checked) before the first run starts;
   `workdir/sweep.json` records {"<index>": overrides}. A run whose workdir has
-  checkpoints resumes, so a restarted sweep picks up where it stopped.
+  checkpoints resumes, so a restarted sweep picks up where it stopped. At the
+  end, `workdir/summary.md` compares the runs (and names the diverged ones).
 
   Args:
     config: the base config (command-line overrides already applied).
@@ -182,20 +212,47 @@ def run_sweep(config: ml_collections.ConfigDict, workdir: str,
     overrides: override sets, e.g. from `load_sweep`.
     train_fn: `train.train_and_evaluate` (a parameter, so this module does not
       import the training stack).
+    keep_going: a run that diverges (NonFiniteLossError) is logged and the
+      sweep goes on; otherwise the error stops the sweep.
 
   Returns:
     The run workdirs, in index order.
 
   Raises:
     ValueError / TypeError: see `apply_overrides`; nothing has been trained then.
+    NonFiniteLossError: a run diverged (without keep_going).
   """
   configs = [apply_overrides(config, o) for o in overrides]
   os.makedirs(workdir, exist_ok=True)
   with open(os.path.join(workdir, "sweep.json"), "w") as f:
     json.dump({str(i): o for i, o in enumerate(overrides)}, f, indent=2, default=repr)
-  run_dirs = [os.path.join(workdir, str(i)) for i in range(len(configs))]
+  run_dirs = [run_workdir(workdir, i, o) for i, o in enumerate(overrides)]
+  diverged = {}
   for i, (run_config, run_dir) in enumerate(zip(configs, run_dirs)):
     logging.info("Sweep run %d/%d in %s with overrides %s", i + 1, len(configs), run_dir,
                  overrides[i])
-    train_fn(run_config, run_dir)
+    try:
+      train_fn(run_config, run_dir)
+    except NonFiniteLossError as e:
+      if not keep_going:
+        raise
+      logging.warning("Sweep run %d diverged, going on: %s", i, e)
+      diverged[os.path.basename(run_dir)] = str(e)
+  write_summary(workdir, run_dirs, diverged)
   return run_dirs
+
+
+def write_summary(workdir: str, run_dirs: Sequence[str], diverged: dict[str, str]) -> None:
+  """`workdir/summary.md`: the comparison table of the runs that wrote a config
+  (gan_jax/compare.py), then the diverged runs; also logged."""
+  from gan_jax import compare  # pylint: disable=g-import-not-at-top
+  runs = [d for d in run_dirs if os.path.exists(os.path.join(d, "config.json"))]
+  if not runs:
+    return
+  records = compare.find_runs(runs)
+  text = compare.table(compare.group_by_overrides(records), compare.metric_keys(records))
+  if diverged:
+    text += "\nDiverged:\n" + "".join(f"- {name}: {msg}\n" for name, msg in diverged.items())
+  with open(os.path.join(workdir, "summary.md"), "w") as f:
+    f.write(text)
+  logging.info("Sweep summary (%s):\n%s", os.path.join(workdir, "summary.md"), text)

@@ -10,6 +10,7 @@ import pytest
 
 from experiments import base, dcgan_cifar10
 from gan_jax import sweep as sweep_lib
+from gan_jax.errors import NonFiniteLossError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -154,7 +155,7 @@ def test_run_sweep_trains_each_index_in_its_folder(tmp_path):
   overrides = sweep_lib.sweep("seed", [4, 5, 6])
   dirs = sweep_lib.run_sweep(_locked_config(), str(tmp_path), overrides,
                              lambda config, workdir: calls.append((config.seed, workdir)))
-  assert dirs == [str(tmp_path / str(i)) for i in range(3)]
+  assert dirs == [str(tmp_path / f"{i}_seed={4 + i}") for i in range(3)]
   assert calls == [(4, dirs[0]), (5, dirs[1]), (6, dirs[2])]
   assert json.loads((tmp_path / "sweep.json").read_text()) == {
       "0": {"config.seed": 4}, "1": {"config.seed": 5}, "2": {"config.seed": 6}}
@@ -180,7 +181,10 @@ def test_launch_sweep_end_to_end(tmp_path):
   assert sorted(sweep_json) == ["0", "1"]
   expected = [("non_saturating", 1e-3), ("hinge", 3e-4)]
   for index, (objective, lr) in enumerate(expected):
-    run_config = json.loads((workdir / str(index) / "config.json").read_text())
+    run_dir = workdir / sweep_lib.run_dir_name(index, sweep_json[str(index)])
+    assert run_dir.name == (f"{index}_model.latent_dim=3_objective={objective}_"
+                            f"optimizer_d.learning_rate={lr}")
+    run_config = json.loads((run_dir / "config.json").read_text())
     assert run_config["objective"] == objective
     assert run_config["optimizer_d"]["learning_rate"] == lr
     assert run_config["optimizer_g"]["learning_rate"] == 2e-4  # Not swept.
@@ -189,4 +193,38 @@ def test_launch_sweep_end_to_end(tmp_path):
     assert run_config["train"]["num_steps"] == 1  # Command-line overrides still apply.
     assert sweep_json[str(index)] == {"config.model.latent_dim": 3, "config.objective": objective,
                                       "config.optimizer_d.learning_rate": lr}
-    assert os.listdir(workdir / str(index) / "checkpoints")
+    assert os.listdir(run_dir / "checkpoints")
+  summary = (workdir / "summary.md").read_text()
+  assert "| 0_model.latent_dim=3_objective=non_saturating_" in summary and "objective='hinge'" in summary
+
+
+def _writes_config(fail_seed=None):
+  def train_fn(config, workdir):
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(config.to_json_best_effort())
+    if config.seed == fail_seed:
+      raise NonFiniteLossError(f"Non-finite d/loss at step 3 (seed {config.seed})")
+  return train_fn
+
+
+def test_a_diverged_run_stops_the_sweep_unless_keep_going(tmp_path):
+  overrides = sweep_lib.sweep("seed", [4, 5, 6])
+  with pytest.raises(NonFiniteLossError):
+    sweep_lib.run_sweep(_locked_config(), str(tmp_path / "a"), overrides, _writes_config(5))
+  assert sorted(os.listdir(tmp_path / "a")) == ["0_seed=4", "1_seed=5", "sweep.json"]
+  dirs = sweep_lib.run_sweep(_locked_config(), str(tmp_path / "b"), overrides, _writes_config(5),
+                             keep_going=True)
+  assert all(os.path.exists(os.path.join(d, "config.json")) for d in dirs)
+  summary = (tmp_path / "b" / "summary.md").read_text()
+  assert "| b | all runs | 3 |" in summary  # seeds only: one group of 3
+  assert "Diverged:\n- 1_seed=5: Non-finite d/loss at step 3 (seed 5)" in summary
+
+
+def test_a_sweep_started_with_index_folders_resumes_in_them(tmp_path):
+  (tmp_path / "1").mkdir()
+  (tmp_path / "1" / "config.json").write_text("{}")
+  dirs = sweep_lib.run_sweep(_locked_config(), str(tmp_path), sweep_lib.sweep("seed", [4, 5]),
+                             lambda config, workdir: None)
+  assert dirs == [str(tmp_path / "0_seed=4"), str(tmp_path / "1")]
+  assert sweep_lib.run_dir_name(0, {"config.model.g_hidden": (8, 8)}) == "0_model.g_hidden=-8-8-"
