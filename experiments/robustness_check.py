@@ -61,7 +61,8 @@ def rows(workdir: str) -> list[dict]:
       row = json.loads(line)
     except json.JSONDecodeError:
       continue
-    out.append({k: v for k, v in row.items() if not k.startswith("perf/")})
+    out.append({k: v for k, v in row.items()
+                if not (k.startswith("perf/") or k == "wall_time")})  # measured, not computed
   return out
 
 

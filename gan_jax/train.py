@@ -4,7 +4,9 @@ It writes into `workdir`:
   config.json          the config of the run (on resume, a change that alters
                        training is refused; see workdir.record_config)
   checkpoints/<step>/  orbax checkpoints of the whole GANState, with digests
-  metrics.jsonl/.csv   scalars every `train.log_every` steps (and tb/ events)
+  metrics.jsonl/.csv   scalars every `train.log_every` steps, with wall time; tb/
+                       events: the scalars, sample grids, the config and hparams
+  provenance.json      per start / resume: command line, packages, git commit
   samples/step_<n>.png samples of a fixed latent batch every `train.sample_every`
   samples.gif, curves.png  the grids over training and the logged curves
   .lock                while a process trains into it
@@ -51,7 +53,7 @@ from gan_jax.checkpoints import Checkpointer, load_run_config
 from gan_jax.errors import ConfigError, NonFiniteLossError, StopRequested  # noqa: F401
 from gan_jax.preemption import StopSignals
 from gan_jax.state import GANState, count_params, create_state
-from gan_jax.workdir import WorkdirLock, record_config
+from gan_jax.workdir import WorkdirLock, record_config, record_provenance
 from gan_jax.writers import MetricWriter
 
 
@@ -98,6 +100,15 @@ def warm_start(state: GANState, config: ml_collections.ConfigDict, *,
   logging.info("Warm start: G and D weights from %s step %d", source, int(other.step))
   return state.replace(g_params=other.g_params, d_params=other.d_params,
                        g_batch_stats=other.g_batch_stats, d_batch_stats=other.d_batch_stats)
+
+
+def _log_samples(writer: MetricWriter, state: GANState, latents: jax.Array, workdir: str,
+                 step: int, *, real: np.ndarray | None) -> None:
+  """The sample grid PNG, and the same picture in TensorBoard."""
+  path = write_samples(state, latents, workdir, step, real=real)
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  with Image.open(path) as picture:
+    writer.write_image(step, "samples", np.asarray(picture.convert("RGB")))
 
 
 def write_figures(workdir: str, rows: list[dict], *, title: str) -> None:
@@ -217,6 +228,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, *, chief: bool, stop
                         f"{tc.num_steps}; raise num_steps to continue it, or use another workdir")
     if chief:
       record_config(config, workdir, resume_step=start, allow_change=allow_config_change)
+      best_effort("provenance.json", record_provenance, workdir, start_step=start)
     if start == tc.num_steps:
       logging.warning("%s is already at train.num_steps=%d: nothing to train.", workdir, start)
       return runner.unplace(state)
@@ -232,6 +244,8 @@ def _loop(config: ml_collections.ConfigDict, workdir: str, state: GANState, *,
   tc, num_seeds = config.train, config.num_seeds
   first_seed = (lambda s: parallel.select_seed(s, 0)) if num_seeds > 1 else (lambda s: s)
   writer = MetricWriter(workdir, resume_step=start) if chief else None
+  if writer is not None and start == 0:
+    writer.write_config(str(config), config_checks.flatten(config))
   latents = fixed_latents(config)
   real_points = (dataset.real_samples(split="train", num=len(latents), seed=config.seed)
                  if dataset.is_toy else None)
@@ -291,7 +305,7 @@ def _loop(config: ml_collections.ConfigDict, workdir: str, state: GANState, *,
                           meta={"pending_metrics": pending, "run": run_record(runner),
                                 "sample_shape": list(dataset.sample_shape)})
       if sample_now:
-        best_effort(f"the samples of step {step}", write_samples, first_seed(host_state),
+        best_effort(f"the samples of step {step}", _log_samples, writer, first_seed(host_state),
                     latents, workdir, step, real=real_points)
       if stopping:
         raise StopRequested(

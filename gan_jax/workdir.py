@@ -1,4 +1,5 @@
-"""The run folder's bookkeeping: one trainer at a time, and a truthful config.json.
+"""The run folder's bookkeeping: one trainer at a time, a truthful config.json,
+and provenance.json (what code and command produced each stretch of steps).
 
 `WorkdirLock` keeps a second process from training into the same workdir (a
 pid file; a lock whose process is gone is taken over with a warning).
@@ -10,9 +11,14 @@ config produced which steps.
 
 from __future__ import annotations
 
+import datetime
+import importlib.metadata
 import json
 import os
+import platform
 import socket
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -24,6 +30,9 @@ from gan_jax.errors import ConfigError, WorkdirLockedError
 
 LOCK_FILE = ".lock"
 HISTORY_DIR = "config_history"
+PROVENANCE_FILE = "provenance.json"
+PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "ml_collections",
+            "tensorflow-datasets")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -136,3 +145,42 @@ def record_config(config: ml_collections.ConfigDict, workdir: str, *, resume_ste
   with open(tmp, "w") as f:
     json.dump(new, f, indent=2, sort_keys=True)
   os.replace(tmp, path)
+
+
+def git_commit(path: str) -> str:
+  """The commit of the git checkout holding `path`, '+dirty' with uncommitted
+  changes; 'unknown' outside a checkout (e.g. an installed wheel)."""
+  try:
+    run = lambda *args: subprocess.run(["git", "-C", path, *args], capture_output=True,
+                                       text=True, timeout=10, check=True).stdout.strip()
+    commit = run("rev-parse", "HEAD")
+    return commit + ("+dirty" if run("status", "--porcelain", "--untracked-files=no") else "")
+  except (OSError, subprocess.SubprocessError):
+    return "unknown"
+
+
+def record_provenance(workdir: str, *, start_step: int) -> dict[str, Any]:
+  """Appends what ran this session to `<workdir>/provenance.json` (a list, one
+  entry per start or resume): time, start step, command line, host, Python,
+  package versions and the gan_jax git commit. Returns the entry."""
+  versions = {}
+  for name in PACKAGES:
+    try:
+      versions[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+      versions[name] = "not installed"
+  entry = {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "start_step": start_step, "argv": sys.argv, "host": socket.gethostname(),
+           "python": platform.python_version(), "packages": versions,
+           "gan_jax_commit": git_commit(os.path.dirname(os.path.abspath(__file__)))}
+  path = os.path.join(workdir, PROVENANCE_FILE)
+  try:
+    with open(path) as f:
+      entries = json.load(f)
+  except (OSError, json.JSONDecodeError):
+    entries = []
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(entries + [entry], f, indent=1)
+  os.replace(tmp, path)
+  return entry

@@ -1,13 +1,18 @@
 """Metric logging: metrics.jsonl (the record), metrics.csv and TensorBoard events.
 
 Only plain Python scalars reach the writers (the loop fetches device values at
-log time). metrics.jsonl is append-only; on resume it is cut back to the
-checkpointed step (so recomputed steps never appear twice) by writing the kept
-rows to a temporary file and renaming it over the old one, so a kill at any
-moment leaves either the old or the new file, never a part. metrics.csv is
-appended to; it is rewritten (also by rename) only when a row brings a column
-it lacks, which happens a few times per run, so logging stays linear in time.
-TensorBoard events are best-effort: a failed write is a warning, not a stop.
+log time). Every row carries `wall_time` (seconds since the epoch).
+metrics.jsonl is append-only; on resume it is cut back to the checkpointed
+step (so recomputed steps never appear twice) by writing the kept rows to a
+temporary file and renaming it over the old one, so a kill at any moment
+leaves either the old or the new file, never a part.
+metrics.csv has one row per step (a step's training and evaluation rows
+merged); a step's row is appended when the next step's row comes or at close,
+and the file is rewritten (also by rename) only when a row brings a column it
+lacks, a few times per run, so logging stays linear in time. It is derived:
+after a crash, the next run rebuilds it from metrics.jsonl.
+TensorBoard gets the scalars, the sample grids, the config as text and the
+hparams; its writes are best-effort: a failure is a warning, not a stop.
 """
 
 from __future__ import annotations
@@ -15,10 +20,15 @@ from __future__ import annotations
 import csv
 import json
 import os
-from typing import Mapping
+import time
+from typing import Any, Callable, Mapping
 
 from absl import logging
+import numpy as np
 from tensorboardX import SummaryWriter
+from tensorboardX.summary import hparams as hparams_summary
+
+WALL_TIME = "wall_time"
 
 
 def _read_jsonl(path: str) -> tuple[list[dict], bool]:
@@ -42,6 +52,21 @@ def read_metrics(workdir: str) -> list[dict]:
   return _read_jsonl(os.path.join(workdir, "metrics.jsonl"))[0]
 
 
+def reproducible(rows: list[dict]) -> list[dict]:
+  """The rows without what is measured, not computed (perf/*, wall_time): what
+  a resumed run reproduces exactly."""
+  return [{k: v for k, v in r.items() if not (k.startswith("perf/") or k == WALL_TIME)}
+          for r in rows]
+
+
+def rows_per_step(rows: list[dict]) -> list[dict]:
+  """Rows of the same step merged into one (later keys win), in step order."""
+  merged: dict[int, dict] = {}
+  for row in rows:
+    merged.setdefault(row["step"], {}).update(row)
+  return [merged[s] for s in sorted(merged)]
+
+
 def _replace_file(path: str, write) -> None:
   """Writes `path` through `write(file)` into path.tmp, then renames it over path."""
   tmp = path + ".tmp"
@@ -58,9 +83,12 @@ class MetricWriter:
   Args:
     workdir: run folder.
     resume_step: drop rows logged after this step (0 for a fresh run).
+    clock: the wall-clock source (seconds since the epoch).
   """
 
-  def __init__(self, workdir: str, *, resume_step: int = 0):
+  def __init__(self, workdir: str, *, resume_step: int = 0,
+               clock: Callable[[], float] = time.time):
+    self._clock = clock
     self.jsonl_path = os.path.join(workdir, "metrics.jsonl")
     self.csv_path = os.path.join(workdir, "metrics.csv")
     rows, clean = _read_jsonl(self.jsonl_path)
@@ -68,30 +96,34 @@ class MetricWriter:
     if not clean or len(self._rows) != len(rows):
       _replace_file(self.jsonl_path,
                     lambda f: f.writelines(json.dumps(r) + "\n" for r in self._rows))
-    self._rewrite_csv()
+    self._pending: dict | None = None  # the newest step's CSV row, not yet written
+    self._rewrite_csv(rows_per_step(self._rows))
     self._tb_failed = False
     self._tb = SummaryWriter(os.path.join(workdir, "tb"), purge_step=resume_step + 1)
 
-  def _rewrite_csv(self) -> None:
-    self._csv_keys = ["step", *sorted({k for row in self._rows for k in row} - {"step"})]
+  def _rewrite_csv(self, csv_rows: list[dict]) -> None:
+    keys = {k for row in csv_rows for k in row} - {"step", WALL_TIME}
+    self._csv_keys = ["step", WALL_TIME, *sorted(keys)]
 
     def write(f):
       writer = csv.DictWriter(f, fieldnames=self._csv_keys, restval="")
       writer.writeheader()
-      writer.writerows(self._rows)
+      writer.writerows(csv_rows)
     _replace_file(self.csv_path, write)
 
-  def _append_csv(self, row: dict) -> None:
+  def _flush_csv(self) -> None:
+    row, self._pending = self._pending, None
+    if row is None:
+      return
     if not set(row) <= set(self._csv_keys):
-      self._rewrite_csv()  # the new row is in self._rows already
+      self._rewrite_csv(rows_per_step(self._rows))  # every row so far, the pending one included
       return
     with open(self.csv_path, "a", newline="") as f:
       csv.DictWriter(f, fieldnames=self._csv_keys, restval="").writerow(row)
 
-  def _write_tb(self, step: int, scalars: Mapping[str, float]) -> None:
+  def _tb_call(self, fn: Callable[..., Any], *args, **kwargs) -> None:
     try:
-      for key, value in scalars.items():
-        self._tb.add_scalar(key, float(value), global_step=int(step))
+      fn(*args, **kwargs)
       self._tb.flush()
     except OSError as e:
       if not self._tb_failed:
@@ -103,18 +135,42 @@ class MetricWriter:
                     metadata: Mapping[str, str | int | float] | None = None) -> None:
     """Logs `scalars` everywhere; `metadata` (e.g. the feature extractor's id
     and sample counts) goes into the JSONL/CSV row only."""
-    row = {"step": int(step), **{k: float(v) for k, v in scalars.items()}, **(metadata or {})}
+    row = {"step": int(step), **{k: float(v) for k, v in scalars.items()}, **(metadata or {}),
+           WALL_TIME: round(self._clock(), 3)}
     with open(self.jsonl_path, "a") as f:
       f.write(json.dumps(row) + "\n")
+    if self._pending is not None and self._pending["step"] != row["step"]:
+      self._flush_csv()
     self._rows.append(row)
-    self._append_csv(row)
-    self._write_tb(step, scalars)
+    self._pending = {**(self._pending or {}), **row}
+
+    def add_all():
+      for key, value in scalars.items():
+        self._tb.add_scalar(key, float(value), global_step=int(step))
+    self._tb_call(add_all)
+
+  def write_image(self, step: int, tag: str, image: np.ndarray) -> None:
+    """A uint8 picture [H, W] or [H, W, C] (e.g. a sample grid) to TensorBoard."""
+    image = np.asarray(image)
+    self._tb_call(self._tb.add_image, tag, image if image.ndim == 3 else image[..., None],
+                  global_step=int(step), dataformats="HWC")
+
+  def write_config(self, text: str, hparams: Mapping[str, Any]) -> None:
+    """The config as text and its scalar fields as hparams, to TensorBoard."""
+    def add():
+      self._tb.add_text("config", f"```\n{text}\n```", global_step=0)
+      values = {k: v if isinstance(v, (bool, int, float, str)) else str(v)
+                for k, v in hparams.items()}
+      for summary in hparams_summary(values, {}):
+        self._tb.file_writer.add_summary(summary)
+    self._tb_call(add)
 
   @property
   def rows(self) -> list[dict]:
     return list(self._rows)
 
   def close(self) -> None:
+    self._flush_csv()
     try:
       self._tb.close()
     except OSError as e:

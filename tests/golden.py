@@ -99,15 +99,14 @@ def leaf_digest(array: np.ndarray) -> str:
 
 
 def run_case(config: ml_collections.ConfigDict) -> tuple[dict[str, np.ndarray], list[dict]]:
-  """({leaf path: array}, metric rows without perf/*) after training `config`."""
+  """({leaf path: array}, reproducible metric rows) after training `config`."""
   workdir = tempfile.mkdtemp(prefix="golden_")
   noop = lambda *args, **kwargs: None  # PNGs and figures: no state, no metrics, and slow
   try:
-    with mock.patch.object(train, "write_samples", noop), \
+    with mock.patch.object(train, "_log_samples", noop), \
          mock.patch.object(train, "write_figures", noop):
       state = train.train_and_evaluate(config, workdir)
-    rows = [{k: v for k, v in r.items() if not k.startswith("perf/")}
-            for r in writers.read_metrics(workdir)]
+    rows = writers.reproducible(writers.read_metrics(workdir))
   finally:
     shutil.rmtree(workdir, ignore_errors=True)
   leaves = {}

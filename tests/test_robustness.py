@@ -44,8 +44,7 @@ def _toy(**train_overrides):
 
 
 def _rows(workdir, key="d/loss"):
-  return [{k: v for k, v in r.items() if not k.startswith("perf/")}
-          for r in writers.read_metrics(str(workdir)) if key in r]
+  return [r for r in writers.reproducible(writers.read_metrics(str(workdir))) if key in r]
 
 
 def _state_leaves(state):
@@ -131,22 +130,29 @@ def test_a_row_cut_by_a_crash_is_dropped_and_later_rows_stay_readable(tmp_path):
   assert [r["step"] for r in writers.read_metrics(str(tmp_path))] == [1, 2, 3]
 
 
-def test_csv_is_appended_and_rewritten_only_for_new_columns(tmp_path):
-  writer = writers.MetricWriter(str(tmp_path))
+def test_csv_has_one_row_per_step_appended_and_rewritten_only_for_new_columns(tmp_path):
+  clock = iter(range(1000, 2000))
+  writer = writers.MetricWriter(str(tmp_path), clock=lambda: float(next(clock)))
   writer.write_scalars(1, {"d/loss": 1.0})
+  writer.write_scalars(2, {"d/loss": 2.0})
   inode = os.stat(tmp_path / "metrics.csv").st_ino
-  for step in range(2, 50):
+  for step in range(3, 50):
     writer.write_scalars(step, {"d/loss": float(step)})
   assert os.stat(tmp_path / "metrics.csv").st_ino == inode  # appended in place, not replaced
+  writer.write_scalars(50, {"d/loss": 50.0})
   writer.write_scalars(50, {"eval/fid": 3.0}, metadata={"num_fake": 10})  # new columns
   writer.write_scalars(51, {"d/loss": 51.0})
   writer.close()
   import csv  # pylint: disable=g-import-not-at-top
   with open(tmp_path / "metrics.csv") as f:
     rows = list(csv.DictReader(f))
-  assert list(rows[0]) == ["step", "d/loss", "eval/fid", "num_fake"]
-  assert [int(r["step"]) for r in rows] == list(range(1, 52))
-  assert rows[49]["eval/fid"] == "3.0" and rows[49]["d/loss"] == "" and rows[50]["d/loss"] == "51.0"
+  assert list(rows[0]) == ["step", "wall_time", "d/loss", "eval/fid", "num_fake"]
+  assert [int(r["step"]) for r in rows] == list(range(1, 52))  # the eval row merged into 50's
+  assert rows[49] == {"step": "50", "wall_time": "1050.0", "d/loss": "50.0", "eval/fid": "3.0",
+                      "num_fake": "10"}
+  assert rows[50]["d/loss"] == "51.0" and rows[50]["eval/fid"] == ""
+  jsonl = writers.read_metrics(str(tmp_path))
+  assert len(jsonl) == 52 and jsonl[0]["wall_time"] == 1000.0  # the record keeps both rows
 
 
 # --- checkpoints: digests, legacy layout, missing steps ----------------------------------
