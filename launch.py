@@ -32,10 +32,20 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 
 class _QuietLibraries(logging.logging.Filter):
-  """Drops orbax's per-save INFO chatter; its warnings and errors still show."""
+  """Drops orbax's per-save INFO chatter and JAX's backend probing ('Unable to
+  initialize backend tpu'); their warnings and errors still show."""
 
   def filter(self, record):
-    return record.levelno >= logging.logging.WARNING or "/orbax/" not in record.pathname
+    return record.levelno >= logging.logging.WARNING or not (
+        "/orbax/" in record.pathname or record.pathname.endswith("xla_bridge.py"))
+
+
+def config_difference(config) -> str:
+  """The config's fields that differ from experiments/base.py, one per line."""
+  from experiments import base  # pylint: disable=g-import-not-at-top
+  from gan_jax import config_checks  # pylint: disable=g-import-not-at-top
+  changes = config_checks.changed_fields(base.get_config().to_dict(), config.to_dict())
+  return "\n".join(f"  {k} = {new!r}" for k, (_, new) in changes.items()) or "  (none)"
 
 
 @cli.user_errors_as_one_line
@@ -43,7 +53,7 @@ def main(argv):
   logging.get_absl_handler().addFilter(_QuietLibraries())
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected command-line arguments: {argv[1:]}")
-  logging.info("Config:\n%s", _CONFIG.value)
+  logging.info("Config: experiments/base.py with\n%s", config_difference(_CONFIG.value))
   train_fn = lambda c, w: train.train_and_evaluate(c, w, allow_config_change=_ALLOW_CHANGE.value)
   if _SWEEP.value:
     overrides = sweep.load_sweep(config_flags.get_config_filename(flags.FLAGS["config"]))

@@ -163,11 +163,13 @@ def main(argv):
   from absl import app  # pylint: disable=g-import-not-at-top
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  from absl import logging  # pylint: disable=g-import-not-at-top
+  logging.set_verbosity(logging.WARNING)  # the answer is the one JSON line below
   row = evaluate_checkpoint(_WORKDIR.value, step=_STEP.value, num_samples=_NUM.value)
   out = os.path.join(_WORKDIR.value, f"eval_step_{row['step']}.json")
   with open(out, "w") as f:
     json.dump(row, f, indent=2)
-  print(json.dumps(row, indent=2))
+  print(json.dumps(row))
 
 
 if __name__ == "__main__":

@@ -31,8 +31,10 @@ Nothing is lost, nothing silently wrong:
 from __future__ import annotations
 
 import contextlib
+import logging as std_logging
 import os
 import signal
+import sys
 import time
 from typing import Any
 
@@ -262,56 +264,66 @@ def _loop(config: ml_collections.ConfigDict, workdir: str, state: GANState, *,
   progress = tqdm.tqdm(total=tc.num_steps, initial=start, disable=not (tc.progress_bar and chief),
                        desc="train", unit="step", dynamic_ncols=True)
   timer, timer_step = time.perf_counter(), start
+  session_start = time.perf_counter()
+  postfix: dict[str, str] = {}
   try:
-    for step in range(start + 1, tc.num_steps + 1):
-      state, metrics = runner(state, step - 1)
-      window.append(metrics)
-      progress.update(1)
-      is_last = step == tc.num_steps
-      log_now = step % tc.log_every == 0 or step % tc.checkpoint_every == 0 or is_last
-      stopping = _stop_agreed(stop, log_now=log_now) and not is_last
-      if log_now:
-        host = [per_seed(m, num_seeds) for m in jax.device_get(window)]
-        guards.check_metrics(host, first_step=window_start, last_good=last_good())
-        if chief and (step % tc.log_every == 0 or is_last):
-          now = time.perf_counter()
-          means = {k: float(np.mean([m[k] for m in host])) for k in host[0]}
-          means["perf/steps_per_sec"] = (step - timer_step) / max(now - timer, 1e-9)
-          timer, timer_step = now, step
-          writer.write_scalars(step, means)
-          progress.set_postfix({k: f"{means[k]:.3f}" for k in ("d/loss", "g/loss")})
-          logging.info("step %d: %s", step, ", ".join(
-              f"{k}={v:.4g}" for k, v in sorted(means.items()) if "/seed_" not in k))
-        window, window_start = [], step + 1
-      elif stopping:
-        guards.check_metrics([per_seed(m, num_seeds) for m in jax.device_get(window)],
-                             first_step=window_start, last_good=last_good())
-      sample_now = chief and (step % tc.sample_every == 0 or is_last)
-      eval_now = evaluator is not None and (step % config.eval.every_steps == 0 or is_last)
-      checkpoint_now = step % tc.checkpoint_every == 0 or is_last or stopping
-      host_state = runner.unplace(state) if (sample_now or eval_now or checkpoint_now) else None
-      if eval_now:
-        scores = ([evaluator(parallel.select_seed(host_state, i)) for i in range(num_seeds)]
-                  if num_seeds > 1 else [evaluator(host_state)])
-        scores = per_seed({k: [sc[k] for sc in scores] for k in scores[0]}, num_seeds)
-        writer.write_scalars(step, scores, metadata=evaluator.info)
-        logging.info("step %d eval: %s", step, ", ".join(
-            f"{k}={v:.4g}" for k, v in sorted(scores.items()) if "/seed_" not in k))
-      if checkpoint_now:
-        guards.check_state(host_state, step=step, max_magnitude=tc.max_param_magnitude,
-                           last_good=last_good())
-        pending = _pending_to_json(jax.device_get(window), window_start) if window else None
-        checkpointer.save(step, host_state,
-                          meta={"pending_metrics": pending, "run": run_record(runner),
-                                "sample_shape": list(dataset.sample_shape)})
-      if sample_now:
-        best_effort(f"the samples of step {step}", _log_samples, writer, first_seed(host_state),
-                    latents, workdir, step, real=real_points)
-      if stopping:
-        raise StopRequested(
-            f"Stopped by {signal_name(stop.requested)} after step {step}; checkpoint "
-            f"{checkpointer.path(step)} saved. Run the same command again to resume.",
-            signum=stop.requested or 15)
+    with logs_through(progress):
+      for step in range(start + 1, tc.num_steps + 1):
+        state, metrics = runner(state, step - 1)
+        window.append(metrics)
+        progress.update(1)
+        if step == start + 1:  # the rate and ETA count from here: compilation left out
+          progress.reset(total=tc.num_steps)  # clears the clock and the rate's average
+          progress.n = progress.last_print_n = progress.initial = step
+          progress.refresh()
+        is_last = step == tc.num_steps
+        log_now = step % tc.log_every == 0 or step % tc.checkpoint_every == 0 or is_last
+        stopping = _stop_agreed(stop, log_now=log_now) and not is_last
+        if log_now:
+          host = [per_seed(m, num_seeds) for m in jax.device_get(window)]
+          guards.check_metrics(host, first_step=window_start, last_good=last_good())
+          if chief and (step % tc.log_every == 0 or is_last):
+            now = time.perf_counter()
+            means = {k: float(np.mean([m[k] for m in host])) for k in host[0]}
+            means["perf/steps_per_sec"] = (step - timer_step) / max(now - timer, 1e-9)
+            timer, timer_step = now, step
+            writer.write_scalars(step, means)
+            postfix = {k: f"{means[k]:.3f}" for k in ("d/loss", "g/loss")}
+            progress.set_postfix(postfix)
+            logging.info("step %d: %s", step, ", ".join(
+                f"{k}={v:.4g}" for k, v in sorted(means.items()) if "/seed_" not in k))
+          window, window_start = [], step + 1
+        elif stopping:
+          guards.check_metrics([per_seed(m, num_seeds) for m in jax.device_get(window)],
+                               first_step=window_start, last_good=last_good())
+        sample_now = chief and (step % tc.sample_every == 0 or is_last)
+        eval_now = evaluator is not None and (step % config.eval.every_steps == 0 or is_last)
+        checkpoint_now = step % tc.checkpoint_every == 0 or is_last or stopping
+        host_state = runner.unplace(state) if (sample_now or eval_now or checkpoint_now) else None
+        if eval_now:
+          progress.set_postfix_str(f"evaluating step {step} ...", refresh=True)
+          scores = ([evaluator(parallel.select_seed(host_state, i)) for i in range(num_seeds)]
+                    if num_seeds > 1 else [evaluator(host_state)])
+          scores = per_seed({k: [sc[k] for sc in scores] for k in scores[0]}, num_seeds)
+          writer.write_scalars(step, scores, metadata=evaluator.info)
+          progress.set_postfix(postfix)
+          logging.info("step %d eval: %s", step, ", ".join(
+              f"{k}={v:.4g}" for k, v in sorted(scores.items()) if "/seed_" not in k))
+        if checkpoint_now:
+          guards.check_state(host_state, step=step, max_magnitude=tc.max_param_magnitude,
+                             last_good=last_good())
+          pending = _pending_to_json(jax.device_get(window), window_start) if window else None
+          checkpointer.save(step, host_state,
+                            meta={"pending_metrics": pending, "run": run_record(runner),
+                                  "sample_shape": list(dataset.sample_shape)})
+        if sample_now:
+          best_effort(f"the samples of step {step}", _log_samples, writer, first_seed(host_state),
+                      latents, workdir, step, real=real_points)
+        if stopping:
+          raise StopRequested(
+              f"Stopped by {signal_name(stop.requested)} after step {step}; checkpoint "
+              f"{checkpointer.path(step)} saved. Run the same command again to resume.",
+              signum=stop.requested or 15)
   finally:
     progress.close()
     if writer is not None:
@@ -319,7 +331,40 @@ def _loop(config: ml_collections.ConfigDict, workdir: str, state: GANState, *,
   if chief:
     best_effort("curves.png and samples.gif", write_figures, workdir, writer.rows,
                 title=f"{config.objective} / {dataset.name}")
+    logging.info("%s", run_summary(writer.rows, workdir=workdir, start=start, end=tc.num_steps,
+                                   seconds=time.perf_counter() - session_start))
   return runner.unplace(state)
+
+
+@contextlib.contextmanager
+def logs_through(progress: tqdm.tqdm):
+  """While the bar is shown, absl log lines are printed through it (tqdm.write),
+  so they do not break the bar's line."""
+  if progress.disable:
+    yield
+    return
+  handler = logging.get_absl_handler()
+
+  class _ThroughBar(std_logging.Filter):
+    def filter(self, record):
+      tqdm.tqdm.write(handler.format(record), file=sys.stderr)
+      return False
+  through = _ThroughBar()
+  handler.addFilter(through)
+  try:
+    yield
+  finally:
+    handler.removeFilter(through)
+
+
+def run_summary(rows: list[dict], *, workdir: str, start: int, end: int, seconds: float) -> str:
+  """The end-of-run lines: steps and wall time, the last scores, where the files are."""
+  evals = [r for r in rows if any(k.startswith("eval/") for k in r)]
+  scores = ", ".join(f"{k}={v:.4g}" for k, v in sorted(evals[-1].items())
+                     if k.startswith("eval/") and "/seed_" not in k) if evals else "none"
+  return (f"Finished: steps {start + 1}-{end} in {seconds / 60:.1f} min. Last evaluation "
+          f"(step {evals[-1]['step'] if evals else '-'}): {scores}. In {workdir}: "
+          f"checkpoints/{end}, metrics.jsonl / .csv, samples/, curves.png, tb/.")
 
 
 def signal_name(signum: int | None) -> str:
