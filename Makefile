@@ -8,7 +8,10 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.jax_cache
 
-.PHONY: setup data train test bench clean
+.PHONY: help setup data train test clean
+
+help:  ## this list
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,19 +19,19 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed  ## create .venv and install the pinned packages
 
 $(FASHION_MNIST):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist
 
-data: $(FASHION_MNIST)
+data: $(FASHION_MNIST)  ## apt-get install dataset-fashion-mnist (offline Fashion-MNIST)
 
-train: setup data
+train: setup data  ## the main job into $(WORKDIR) (resumes if it has checkpoints)
 	$(PY) launch.py --config=experiments/dcgan_fashion_mnist.py --workdir=$(WORKDIR)
 
-test: setup data
+test: setup data  ## the test suite
 	$(PY) -m pytest tests
 
-clean:
+clean:  ## delete .venv, the compilation cache and workdirs/
 	rm -rf $(VENV) .jax_cache workdirs

@@ -9,10 +9,16 @@ Errors of input or of the run folder print as one line (see gan_jax/cli.py);
 SIGTERM / Ctrl-C save a checkpoint of the current step and exit 143 / 130.
 """
 
-from absl import app
-from absl import flags
-from absl import logging
-from ml_collections import config_flags
+import sys
+
+try:
+  from absl import app
+  from absl import flags
+  from absl import logging
+  from ml_collections import config_flags
+except ModuleNotFoundError as e:  # run by a Python without the project's packages
+  sys.exit(f"gan_jax: {e}. Run it with the project's venv: `make setup`, then "
+           f".venv/bin/python {' '.join(sys.argv)}")
 
 from gan_jax import cli
 from gan_jax import sweep
