@@ -31,7 +31,7 @@ train: setup data  ## the main job into $(WORKDIR) (resumes if it has checkpoint
 	$(PY) launch.py --config=experiments/dcgan_fashion_mnist.py --workdir=$(WORKDIR)
 
 test: setup data  ## the test suite
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --durations=20
 
 clean:  ## delete .venv, the compilation cache and workdirs/
 	rm -rf $(VENV) .jax_cache workdirs

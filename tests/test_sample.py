@@ -65,12 +65,8 @@ def test_interpolation_grid_cli(image_run, tmp_path):
   grid = np.asarray(Image.open(tmp_path / "interp.png"))
   # 3 rows x 10 columns of 28x28 tiles with 2-pixel padding, upscaled 3x.
   assert grid.shape == (3 * (3 * 30 + 2), 3 * (10 * 30 + 2))
-  bad = subprocess.run([sys.executable, "-m", "gan_jax.sample", f"--workdir={workdir}",
-                        "--step=99", f"--out={tmp_path}/x.npz"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
-  assert bad.returncode == 1
-  assert bad.stderr.strip().splitlines()[-1].startswith(
-      "gan_jax: FileNotFoundError: No checkpoint at step 99")
+  with pytest.raises(FileNotFoundError, match="No checkpoint at step 99.*steps 2, 4"):
+    sample.export(workdir, out=str(tmp_path / "x.npz"), step=99)
 
 
 def test_toy_samples_are_points(tmp_path):
