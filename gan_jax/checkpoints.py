@@ -97,6 +97,18 @@ class Checkpointer:
         **{STATE: ocp.args.StandardSave(state), META: ocp.args.JsonSave(record)}), force=True)
     self._manager.wait_until_finished()
 
+  def _existing(self, step: int | None) -> int:
+    """`step` (default: the latest), checked to exist; FileNotFoundError otherwise."""
+    steps = self.all_steps()
+    if not steps:
+      raise FileNotFoundError(f"No checkpoint in {self.directory}")
+    if step is None:
+      return steps[-1]
+    if step not in steps:
+      raise FileNotFoundError(f"No checkpoint at step {step} in {self.directory}; its "
+                              f"checkpoints are at steps {', '.join(map(str, steps))}")
+    return step
+
   def read_meta(self, step: int | None = None) -> dict[str, Any]:
     """The meta record of `step` (default: latest) without its digests, read
     without the state; {} for a checkpoint that predates meta records.
@@ -104,10 +116,7 @@ class Checkpointer:
     Raises:
       FileNotFoundError: there is no checkpoint (at `step`).
     """
-    step = self.latest_step() if step is None else step
-    if step is None or step not in self.all_steps():
-      raise FileNotFoundError(f"No checkpoint{'' if step is None else f' at step {step}'} in "
-                              f"{self.directory}")
+    step = self._existing(step)
     if not os.path.isdir(os.path.join(self.path(step), META)):
       return {}
     meta = dict(self._manager.restore(step, args=ocp.args.Composite(
@@ -135,12 +144,7 @@ class Checkpointer:
         `state_like`, or a leaf's bytes differ from its digest.
     """
     steps = self.all_steps()
-    step = self.latest_step() if step is None else step
-    if step is None:
-      raise FileNotFoundError(f"No checkpoint in {self.directory}")
-    if step not in steps:
-      raise FileNotFoundError(f"No checkpoint at step {step} in {self.directory}; its "
-                              f"checkpoints are at steps {', '.join(map(str, steps))}")
+    step = self._existing(step)
     folder, abstract = self.path(step), _as_abstract(state_like)
     fallback = (f"delete it (rm -r {folder}) to resume from step {steps[-2]}"
                 if len(steps) > 1 and step == steps[-1] else "start a fresh workdir")
