@@ -167,9 +167,8 @@ def _pending_to_json(window: list[Any], first_step: int) -> dict[str, Any]:
           "rows": [{k: np.asarray(v).tolist() for k, v in m.items()} for m in window]}
 
 
-def _pending_from_json(record: dict[str, Any]) -> tuple[list[Any], int]:
-  return ([{k: np.asarray(v, np.float64) for k, v in m.items()} for m in record["rows"]],
-          int(record["first_step"]))
+def _pending_from_json(record: dict[str, Any]) -> list[Any]:
+  return [{k: np.asarray(v, np.float64) for k, v in m.items()} for m in record["rows"]]
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
@@ -216,7 +215,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, *, chief: bool, stop
       logging.info("Resumed from %s", checkpointer.path(checkpointer.latest_step()))
       meta = checkpointer.last_meta
       if meta.get("pending_metrics"):
-        window, _ = _pending_from_json(meta["pending_metrics"])
+        window = _pending_from_json(meta["pending_metrics"])
       if meta.get("run") and meta["run"] != run_record(runner):
         logging.warning("Resuming on other devices than the checkpoint's (%s, now %s): the "
                         "continuation is not bit-exact.", meta["run"], run_record(runner))

@@ -30,7 +30,7 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
 from experiments import dcgan_fashion_mnist, toy_ring  # pylint: disable=g-import-not-at-top,wrong-import-position
-from gan_jax import losses, penalties, train, writers  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gan_jax import losses, penalties, sweep, train, writers  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 GOLDEN_DIR = os.path.join(ROOT, "tests", "golden")
 NUM_STEPS = 4
@@ -46,13 +46,7 @@ def _tiny(**changes) -> ml_collections.ConfigDict:
   config.eval.every_steps = 0
   config.train.update(num_steps=NUM_STEPS, log_every=1, sample_every=1000,
                       checkpoint_every=1000, num_grid_samples=16, progress_bar=False)
-  for path, value in changes.items():
-    node = config
-    *parents, leaf = path.split(".")
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
-  return config
+  return sweep.apply_overrides(config, changes)
 
 
 def cases() -> dict[str, ml_collections.ConfigDict]:

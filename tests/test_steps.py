@@ -8,6 +8,7 @@ import pytest
 
 from experiments import toy_ring
 from gan_jax import data, losses, steps, tricks
+from gan_jax import sweep as sweep_lib
 from gan_jax.state import create_state
 
 
@@ -15,13 +16,7 @@ def _ring_config(objective="non_saturating", **overrides):
   config = toy_ring.get_config(objective)
   config.dataset.batch_size = 64
   config.model.g_hidden = config.model.d_hidden = (32, 32)
-  for key, value in overrides.items():
-    node = config
-    *path, last = key.split(".")
-    for part in path:
-      node = node[part]
-    node[last] = value
-  return config
+  return sweep_lib.apply_overrides(config, overrides)
 
 
 def _train(config, num_steps):
