@@ -1,5 +1,5 @@
 # gan_jax: `make train` runs the main job, `make test` the tests; both set up
-# everything first (venv, pinned packages, Debian's Fashion-MNIST).
+# everything first (venv, the locked packages, Debian's Fashion-MNIST).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -13,13 +13,13 @@ export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.jax_cache
 help:  ## this list
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[test]'
 	touch $@
 
-setup: $(VENV)/.installed  ## create .venv and install the pinned packages
+setup: $(VENV)/.installed  ## create .venv and install the locked packages (requirements.lock)
 
 $(FASHION_MNIST):
 	$(SUDO) apt-get update -qq

@@ -24,7 +24,7 @@ _DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "fashion_mnist | mnis
 def main(argv):
   del argv
   clf = classifier.get_classifier(_DATASET.value)
-  from experiments import base  # pylint: disable=g-import-not-at-top
+  from gan_jax.configs import base  # pylint: disable=g-import-not-at-top
   cfg = base.get_config().dataset
   cfg.name = _DATASET.value
   ds = data.get_dataset(cfg)

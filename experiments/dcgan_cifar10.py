@@ -17,7 +17,7 @@ objectives: `python launch.py --config=experiments/dcgan_cifar10.py --sweep
 
 from __future__ import annotations
 
-from experiments import base
+from gan_jax.configs import base
 from gan_jax import sweep as sweep_lib
 
 D_NORMS = ("batch_norm", "layer_norm", "none")

@@ -13,7 +13,7 @@ gives a tiny smoke run.
 
 from __future__ import annotations
 
-from experiments import base
+from gan_jax.configs import base
 
 
 def get_config(arg: str | None = None):

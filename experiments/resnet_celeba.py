@@ -16,7 +16,7 @@ and the batch so a step (with the nested-grad penalty) takes seconds on a CPU.
 
 from __future__ import annotations
 
-from experiments import base
+from gan_jax.configs import base
 
 
 def get_config(arg: str | None = None):

@@ -17,7 +17,7 @@ trained longer.
 
 from __future__ import annotations
 
-from experiments import base
+from gan_jax.configs import base
 
 ALGOS = ("dcgan", "wgan", "wgan_gp")
 DATASETS = ("fashion_mnist", "mnist_5k", "mnist")

@@ -19,7 +19,7 @@ mnist_5k (default, offline), mnist or fashion_mnist. Algorithms:
 
 from __future__ import annotations
 
-from experiments import base
+from gan_jax.configs import base
 from experiments.seed000_table1 import parse_arg
 
 DIVERGENCES = ("gan", "js", "kl", "reverse_kl", "pearson", "squared_hellinger")

@@ -22,7 +22,7 @@ scored on 2,500 samples every 1,000 of the 20,000 generator steps by
 
 from __future__ import annotations
 
-from experiments import base
+from gan_jax.configs import base
 from experiments import toy_ring
 from experiments.seed000_table1 import parse_arg
 

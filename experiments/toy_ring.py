@@ -11,7 +11,7 @@ steps, modes scored every 500 steps.
 
 from __future__ import annotations
 
-from experiments import base
+from gan_jax.configs import base
 
 VARIANTS = ("unrolled", "minibatch", "r1")
 

@@ -70,5 +70,5 @@ def parse_flags(argv: list[str]) -> list[str]:
   except (AttributeError, KeyError) as e:
     name = str(e).strip("'\"")
     print(f"gan_jax: ConfigError: an override names no config field ({name!r}); the fields "
-          "are those of experiments/base.py, e.g. --config.train.num_steps=100", file=sys.stderr)
+          "are those of gan_jax/configs/base.py, e.g. --config.train.num_steps=100", file=sys.stderr)
     sys.exit(2)

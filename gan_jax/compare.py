@@ -16,9 +16,10 @@ import json
 import os
 from typing import Sequence
 
+from absl import flags
 import numpy as np
 
-from gan_jax import config_checks, writers
+from gan_jax import cli, config_checks, writers
 
 LOWER_IS_BETTER = ("fid", "kid")  # eval/<name>: the best value is the minimum
 
@@ -178,12 +179,21 @@ def compare(paths: Sequence[str], *, plot_path: str = "", metric: str = "") -> s
 
 
 def main(argv):
-  print(compare(argv[1:], plot_path=_PLOT.value, metric=_METRIC.value), end="")
+  print(compare(argv[1:], plot_path=flags.FLAGS.plot, metric=flags.FLAGS.metric), end="")
+
+
+def define_flags() -> None:
+  """--plot, --metric (the run and sweep folders are the arguments)."""
+  flags.DEFINE_string("plot", "", "Write the overlaid curves of --metric to this PNG.")
+  flags.DEFINE_string("metric", "", "Metric of the plot (default: eval/fid if logged).")
+
+
+def run_program() -> None:
+  """The `gan-jax-compare` entry point."""
+  from absl import app  # pylint: disable=g-import-not-at-top
+  define_flags()
+  app.run(cli.user_errors_as_one_line(main), flags_parser=cli.parse_flags)
 
 
 if __name__ == "__main__":
-  from absl import app, flags  # pylint: disable=g-import-not-at-top,g-multiple-import
-  from gan_jax import cli  # pylint: disable=g-import-not-at-top
-  _PLOT = flags.DEFINE_string("plot", "", "Write the overlaid curves of --metric to this PNG.")
-  _METRIC = flags.DEFINE_string("metric", "", "Metric of the plot (default: eval/fid if logged).")
-  app.run(cli.user_errors_as_one_line(main), flags_parser=cli.parse_flags)
+  run_program()

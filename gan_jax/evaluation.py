@@ -22,6 +22,7 @@ import json
 import os
 from typing import Any
 
+from absl import flags
 import jax
 import ml_collections
 import numpy as np
@@ -165,18 +166,29 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   from absl import logging  # pylint: disable=g-import-not-at-top
   logging.set_verbosity(logging.WARNING)  # the answer is the one JSON line below
-  row = evaluate_checkpoint(_WORKDIR.value, step=_STEP.value, num_samples=_NUM.value)
-  out = os.path.join(_WORKDIR.value, f"eval_step_{row['step']}.json")
+  workdir = flags.FLAGS.workdir
+  row = evaluate_checkpoint(workdir, step=flags.FLAGS.step, num_samples=flags.FLAGS.num_samples)
+  out = os.path.join(workdir, f"eval_step_{row['step']}.json")
   with open(out, "w") as f:
     json.dump(row, f, indent=2)
   print(json.dumps(row))
 
 
-if __name__ == "__main__":
-  from absl import app, flags  # pylint: disable=g-import-not-at-top,g-multiple-import
-  from gan_jax import cli  # pylint: disable=g-import-not-at-top
-  _WORKDIR = flags.DEFINE_string("workdir", None, "Run folder with config.json and checkpoints.")
-  _STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
-  _NUM = flags.DEFINE_integer("num_samples", None, "Override config.eval.num_samples.")
+def define_flags() -> None:
+  """--workdir, --step, --num_samples."""
+  flags.DEFINE_string("workdir", None, "Run folder with config.json and checkpoints.")
+  flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
+  flags.DEFINE_integer("num_samples", None, "Override config.eval.num_samples.")
   flags.mark_flag_as_required("workdir")
+
+
+def run_program() -> None:
+  """The `gan-jax-evaluate` entry point."""
+  from absl import app  # pylint: disable=g-import-not-at-top
+  from gan_jax import cli  # pylint: disable=g-import-not-at-top
+  define_flags()
   app.run(cli.user_errors_as_one_line(main), flags_parser=cli.parse_flags)
+
+
+if __name__ == "__main__":
+  run_program()

@@ -62,7 +62,7 @@ def make_optimizer(c: ml_collections.ConfigDict, *,
   """Builds one network's optimizer from its config block.
 
   Args:
-    c: an optimizer block (see `experiments/base.py:optimizer_config`).
+    c: an optimizer block (see `gan_jax/configs/base.py:optimizer_config`).
     weight_clip: c > 0 clips every weight to [-c, c] after each update.
 
   Raises:

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import os
 
+from absl import flags
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from gan_jax import cli
 from gan_jax import viz
 from gan_jax.checkpoints import Checkpointer, load_run_config
 from gan_jax.state import GANState, create_state
@@ -120,19 +122,29 @@ def main(argv):
   from absl import app  # pylint: disable=g-import-not-at-top
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  print(export(_WORKDIR.value, out=_OUT.value, num=_NUM.value, interpolate=_INTERPOLATE.value,
-               seed=_SEED.value, step=_STEP.value))
+  f = flags.FLAGS
+  print(export(f.workdir, out=f.out, num=f.num, interpolate=f.interpolate, seed=f.seed,
+               step=f.step))
+
+
+def define_flags() -> None:
+  """--workdir, --out, --num, --interpolate, --seed, --step."""
+  flags.DEFINE_string("workdir", None, "Run folder with config.json and checkpoints.")
+  flags.DEFINE_string("out", None, "samples.npz, a folder for PNGs, or a .png grid.")
+  flags.DEFINE_integer("num", 64, "Number of samples.")
+  flags.DEFINE_integer("interpolate", 0, "> 0: rows of a latent interpolation grid "
+                       f"({INTERPOLATION_COLUMNS} columns) instead.")
+  flags.DEFINE_integer("seed", 0, "Seed of the latents.")
+  flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
+  flags.mark_flags_as_required(["workdir", "out"])
+
+
+def run_program() -> None:
+  """The `gan-jax-sample` entry point."""
+  from absl import app  # pylint: disable=g-import-not-at-top
+  define_flags()
+  app.run(cli.user_errors_as_one_line(main), flags_parser=cli.parse_flags)
 
 
 if __name__ == "__main__":
-  from absl import app, flags  # pylint: disable=g-import-not-at-top,g-multiple-import
-  from gan_jax import cli  # pylint: disable=g-import-not-at-top
-  _WORKDIR = flags.DEFINE_string("workdir", None, "Run folder with config.json and checkpoints.")
-  _OUT = flags.DEFINE_string("out", None, "samples.npz, a folder for PNGs, or a .png grid.")
-  _NUM = flags.DEFINE_integer("num", 64, "Number of samples.")
-  _INTERPOLATE = flags.DEFINE_integer("interpolate", 0, "> 0: rows of a latent interpolation "
-                                      f"grid ({INTERPOLATION_COLUMNS} columns) instead.")
-  _SEED = flags.DEFINE_integer("seed", 0, "Seed of the latents.")
-  _STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
-  flags.mark_flags_as_required(["workdir", "out"])
-  app.run(cli.user_errors_as_one_line(main), flags_parser=cli.parse_flags)
+  run_program()

@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import base
+from gan_jax.configs import base
 from gan_jax import data
 from gan_jax.data import images, toy2d
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from experiments import base
+from gan_jax.configs import base
 from gan_jax import data
 from gan_jax.data import images
 

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from experiments import base, toy_ring
+from experiments import toy_ring
+from gan_jax.configs import base
 from gan_jax import data, evaluation, train, viz
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from experiments import base
+from gan_jax.configs import base
 from gan_jax import models
 from gan_jax.models import layers
 

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from experiments import base
+from gan_jax.configs import base
 from gan_jax import models
 from gan_jax.state import count_params, create_state
 

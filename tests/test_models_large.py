@@ -6,7 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import base, dcgan_cifar10, resnet_celeba
+from experiments import dcgan_cifar10, resnet_celeba
+from gan_jax.configs import base
 from gan_jax import models, penalties, steps
 from gan_jax.state import count_params, create_state
 
@@ -15,7 +16,7 @@ B = 3
 
 def model_config(name, **fields):
   """The base `model` block plus the fields these models read (see the report
-  on experiments/base.py), small unless overridden."""
+  on gan_jax/configs/base.py), small unless overridden."""
   config = base.get_config().model
   config.name = name
   config.nf, config.nf_max, config.res_ratio, config.d_norm = 8, 32, 0.1, "batch_norm"

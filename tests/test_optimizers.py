@@ -5,7 +5,7 @@ import numpy as np
 import optax
 import pytest
 
-from experiments import base
+from gan_jax.configs import base
 from gan_jax import optimizers
 
 

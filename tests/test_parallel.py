@@ -98,7 +98,7 @@ def test_batch_must_divide_over_devices_and_backend_must_exist():
 
 def test_host_shards_tile_the_global_batch():
   sys.path.insert(0, ROOT)
-  from experiments import base  # pylint: disable=g-import-not-at-top
+  from gan_jax.configs import base  # pylint: disable=g-import-not-at-top
   c = base.get_config().dataset
   c.update(batch_size=8, num_train_examples=64)
   ds = data.get_dataset(c)

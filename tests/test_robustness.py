@@ -77,7 +77,7 @@ def test_bad_values_are_refused_before_anything_is_written(tmp_path, field, valu
 
 
 def test_every_numeric_field_of_the_base_config_has_a_rule():
-  from experiments import base  # pylint: disable=g-import-not-at-top
+  from gan_jax.configs import base  # pylint: disable=g-import-not-at-top
   from gan_jax import config_checks  # pylint: disable=g-import-not-at-top
   leaves = config_checks.flatten(base.get_config())
   numeric = {k for k, v in leaves.items() if not isinstance(v, str)}

@@ -8,7 +8,8 @@ import textwrap
 
 import pytest
 
-from experiments import base, dcgan_cifar10
+from experiments import dcgan_cifar10
+from gan_jax.configs import base
 from gan_jax import sweep as sweep_lib
 from gan_jax.errors import NonFiniteLossError
 
@@ -16,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A tiny experiment: the MLP pair on the 2-D ring, two generator steps per run.
 TINY_EXPERIMENT = textwrap.dedent('''\
-    from experiments import base
+    from gan_jax.configs import base
     from gan_jax import sweep as sweep_lib
 
 

@@ -89,6 +89,11 @@ def main(argv):
   run(flags.FLAGS.config, flags.FLAGS.workdir)
 
 
-if __name__ == "__main__":
+def run_program() -> None:
+  """The `gan-jax-lab` entry point."""
   define_flags()
   app.run(main)
+
+
+if __name__ == "__main__":
+  run_program()

@@ -1,0 +1,1 @@
+"""Config schema: `base.get_config()` holds every field with its default."""
