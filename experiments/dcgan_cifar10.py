@@ -12,7 +12,7 @@ on a CPU.
 
 `get_sweep()` crosses three learning rates (the same for G and D) with three
 objectives: `python launch.py --config=experiments/dcgan_cifar10.py --sweep
---workdir=DIR` trains the 9 runs in DIR/0 ... DIR/8.
+--workdir=DIR` trains the 9 runs in DIR/<i>_<overrides> and writes DIR/summary.md.
 """
 
 from __future__ import annotations
