@@ -30,8 +30,8 @@ data: $(FASHION_MNIST)  ## apt-get install dataset-fashion-mnist (offline Fashio
 train: setup data  ## the main job into $(WORKDIR) (resumes if it has checkpoints)
 	$(PY) launch.py --config=experiments/dcgan_fashion_mnist.py --workdir=$(WORKDIR)
 
-test: setup data  ## the test suite
-	$(PY) -m pytest tests --durations=20
+test: setup data  ## the test suite, one pytest worker per core (pytest-xdist), a file per worker
+	$(PY) -m pytest tests -n auto --dist loadfile --durations=20
 
 clean:  ## delete .venv, the compilation cache and workdirs/
 	rm -rf $(VENV) .jax_cache workdirs
