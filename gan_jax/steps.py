@@ -1,7 +1,10 @@
 """The train step: k critic updates, then one generator update.
 
 `make_train_step(config)` returns a pure `(state, batch) -> (state, metrics)`
-with batch float32 [k, B, *sample_shape] (one real batch per critic update).
+with batch float32 [k, B, *sample_shape] (one real batch per critic update):
+`train_step` bound to a `StepSpec`, the frozen, validated part of the config
+the step reads. `d_update`, `g_update` and `train_step` are top-level pure
+functions of (spec, state, ...) and can be called on their own.
 Everything that varies between GAN algorithms comes from the config by name:
 the objective (`losses`), the gradient penalty (`penalties`), the tricks
 (`tricks`, `config.tricks`), the number of critic steps and both optimizers
@@ -13,8 +16,10 @@ batch-norm statistics, if D has any, are updated in each critic update.
 Penalty weight convention: for r1 / r2 the step adds gamma/2 * penalty (the
 paper's convention; GAN_stability's reg_param equals gamma/2 here), for every
 other penalty weight * penalty.
-RNG: `key = fold_in(state.rng, state.step)`, critic update i uses
-`fold_in(key, i)`, the generator update `fold_in(key, k)`.
+RNG: named streams (`stream_key(state, "critic/0/objective/latents")`; the
+layouts are the `*_STREAMS` tuples below): `key = fold_in(state.rng,
+state.step)`, critic update i uses `fold_in(key, i)`, the generator update
+`fold_in(key, k)`; each update splits its key into the named streams it uses.
 `config.share_latents` (k = 1): both updates use the latents drawn from
 `fold_in(key, k + 1)`, as PyTorch's DCGAN example does; the G update then
 sees the very fakes D was just trained on. G's forward pass runs once: its
@@ -32,6 +37,8 @@ gradients flowing through them; D's real update is unchanged.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from typing import Callable
 
 import jax
@@ -96,9 +103,359 @@ def _check_config(config: ml_collections.ConfigDict) -> None:
                      f"has none. Valid objectives: {', '.join(tricks.SMOOTHABLE_OBJECTIVES)}")
 
 
+# --- named RNG streams -----------------------------------------------------------------------
+
+# Each update splits its key into these streams, in this order.
+D_UPDATE_STREAMS = ("objective", "penalty", "consensus")
+G_UPDATE_STREAMS = ("objective", "unroll", "consensus")
+D_OBJECTIVE_STREAMS = ("latents", "dropout_real", "dropout_fake", "noise_real", "noise_fake")
+G_OBJECTIVE_STREAMS = ("latents", "dropout_fake", "noise", "dropout_real")
+CONSENSUS_STREAMS = ("d", "g")
+
+
+def named_keys(key: jax.Array, names: tuple[str, ...]) -> dict[str, jax.Array]:
+  """{name: key} from one split of `key` into len(names) keys."""
+  return dict(zip(names, jax.random.split(key, len(names))))
+
+
+def update_key(state: GANState, update: str, *, num_critic_steps: int) -> jax.Array:
+  """The key of one update of the step at `state.step`: "critic/<i>",
+  "generator" or "shared_latents" (the latents of `share_latents`)."""
+  key = jax.random.fold_in(state.rng, state.step)
+  if update == "generator":
+    return jax.random.fold_in(key, num_critic_steps)
+  if update == "shared_latents":
+    return jax.random.fold_in(key, num_critic_steps + 1)
+  kind, _, index = update.partition("/")
+  if kind == "critic" and index.isdigit() and int(index) < num_critic_steps:
+    return jax.random.fold_in(key, int(index))
+  raise ValueError(f"Unknown update {update!r}; valid: critic/0 ... critic/"
+                   f"{num_critic_steps - 1}, generator, shared_latents")
+
+
+def stream_key(state: GANState, path: str, *, num_critic_steps: int = 1) -> jax.Array:
+  """The key the step at `state.step` uses for one named stream (before the
+  per-device fold-in under data parallelism), e.g.
+  "critic/0/objective/latents", "critic/0/penalty", "generator/objective/noise",
+  "shared_latents". Objective streams: D_OBJECTIVE_STREAMS in a critic update,
+  G_OBJECTIVE_STREAMS in the generator update."""
+  parts = path.split("/")
+  n = 2 if parts[0] == "critic" else 1
+  key = update_key(state, "/".join(parts[:n]), num_critic_steps=num_critic_steps)
+  layouts = [D_UPDATE_STREAMS if parts[0] == "critic" else G_UPDATE_STREAMS]
+  if len(parts) > n + 1 and parts[n] == "objective":
+    layouts.append(D_OBJECTIVE_STREAMS if parts[0] == "critic" else G_OBJECTIVE_STREAMS)
+  elif len(parts) > n + 1 and parts[n] == "consensus":
+    layouts.append(CONSENSUS_STREAMS)
+  for name, layout in zip(parts[n:], layouts):
+    if name not in layout:
+      raise ValueError(f"Unknown stream {name!r} in {path!r}; valid: {', '.join(layout)}")
+    key = named_keys(key, layout)[name]
+  if len(parts) - n > len(layouts) or (parts[0] == "shared_latents" and len(parts) > 1):
+    raise ValueError(f"Unknown stream path {path!r}")
+  return key
+
+
+# --- the spec --------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class StepSpec:
+  """What the step reads from the config, resolved and validated once.
+
+  Attributes mirror the config fields of the same names (`tricks.*` flattened);
+  `objective` and `penalty_fn` are the registry entries (`penalty_fn` None for
+  "none"), `penalty_coefficient` the factor of the mean penalty, `axis_name`
+  the device axis under data parallelism (None on one device).
+  """
+  objective: losses.Objective
+  objective_name: str
+  penalty_name: str
+  penalty_fn: Callable[..., jax.Array] | None
+  penalty_coefficient: float
+  num_critic_steps: int
+  latent_dim: int
+  share_latents: bool
+  label_smoothing: float
+  instance_noise_std: float
+  instance_noise_anneal_steps: int
+  feature_matching: bool
+  historical_averaging: float
+  unrolled_steps: int
+  consensus: float
+  ema_decay: float
+  ema_start: int
+  axis_name: str | None = None
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict, *,
+                  axis_name: str | None = None) -> "StepSpec":
+    """Raises ValueError for unknown names or impossible combinations."""
+    _check_config(config)
+    t = config.tricks
+    name = config.penalty.name
+    penalty_fn = penalties.get_penalty(name)
+    return cls(
+        objective=losses.get_objective(config.objective), objective_name=config.objective,
+        penalty_name=name, penalty_fn=None if name == "none" else penalty_fn,
+        penalty_coefficient=penalty_coefficient(name, config.penalty.weight),
+        num_critic_steps=config.num_critic_steps, latent_dim=config.model.latent_dim,
+        share_latents=config.share_latents, label_smoothing=t.label_smoothing,
+        instance_noise_std=t.instance_noise_std,
+        instance_noise_anneal_steps=t.instance_noise_anneal_steps,
+        feature_matching=t.feature_matching, historical_averaging=t.historical_averaging,
+        unrolled_steps=t.unrolled_steps, consensus=t.consensus, ema_decay=t.ema_decay,
+        ema_start=t.ema_start, axis_name=axis_name)
+
+
+# --- device helpers --------------------------------------------------------------------------
+
+def _normal(spec: StepSpec, key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+  """N(0, 1) of a local shape: the global draw's slice under data parallelism."""
+  if spec.axis_name is None:
+    return jax.random.normal(key, shape)
+  n = jax.lax.psum(1, spec.axis_name)
+  full = jax.random.normal(key, (shape[0] * n, *shape[1:]))
+  return jax.lax.dynamic_slice_in_dim(full, jax.lax.axis_index(spec.axis_name) * shape[0],
+                                      shape[0])
+
+
+def _device_key(spec: StepSpec, key: jax.Array) -> jax.Array:
+  if spec.axis_name is None:
+    return key
+  return jax.random.fold_in(key, jax.lax.axis_index(spec.axis_name))
+
+
+def _mean_over_devices(spec: StepSpec, tree):
+  return tree if spec.axis_name is None else jax.lax.pmean(tree, spec.axis_name)
+
+
+def _latents(spec: StepSpec, key: jax.Array, batch_size: int) -> jax.Array:
+  return _normal(spec, key, (batch_size, spec.latent_dim))
+
+
+def _noise_std(spec: StepSpec, state: GANState) -> jax.Array:
+  return tricks.instance_noise_std(state.step, std=spec.instance_noise_std,
+                                   anneal_steps=spec.instance_noise_anneal_steps)
+
+
+def _noisy(spec: StepSpec, x: jax.Array, key: jax.Array, std: jax.Array) -> jax.Array:
+  return x + std * _normal(spec, key, x.shape) if spec.instance_noise_std else x
+
+
+# --- objectives of the two players -----------------------------------------------------------
+
+def _objective_d_loss(spec: StepSpec, real_logits: jax.Array,
+                      fake_logits: jax.Array) -> jax.Array:
+  if spec.label_smoothing:
+    return tricks.smoothed_d_loss(spec.objective_name, real_logits=real_logits,
+                                  fake_logits=fake_logits, eps=spec.label_smoothing)
+  return spec.objective.d_loss(real_logits=real_logits, fake_logits=fake_logits)
+
+
+def d_objective(spec: StepSpec, state: GANState, d_params, g_params, real: jax.Array,
+                key: jax.Array, fake: jax.Array | None = None):
+  """D's objective (no penalty) with fakes G(z) from g_params and fresh
+  latents, or the given `fake`; differentiable in both parameter sets.
+  key: split into D_OBJECTIVE_STREAMS.
+  Returns (loss, (real_logits [B], fake_logits [B], D batch stats, fake))."""
+  k = named_keys(key, D_OBJECTIVE_STREAMS)
+  if fake is None:
+    fake, _ = _apply(state.generator, g_params, state.g_batch_stats,
+                     _latents(spec, k["latents"], real.shape[0]))
+  std = _noise_std(spec, state)
+  real_logits, stats = _apply(state.discriminator, d_params, state.d_batch_stats,
+                              _noisy(spec, real, k["noise_real"], std),
+                              rng=_device_key(spec, k["dropout_real"]))
+  fake_logits, stats = _apply(state.discriminator, d_params, stats,
+                              _noisy(spec, fake, k["noise_fake"], std),
+                              rng=_device_key(spec, k["dropout_fake"]))
+  loss = _objective_d_loss(spec, real_logits, fake_logits).mean()
+  return loss, (real_logits, fake_logits, stats, fake)
+
+
+def g_loss_of_fakes(spec: StepSpec, state: GANState, fake: jax.Array, d_params,
+                    real: jax.Array, keys: dict[str, jax.Array]) -> jax.Array:
+  """G's objective as a function of its fakes [B, ...] (D at d_params);
+  keys: G_OBJECTIVE_STREAMS (the latents are not used)."""
+  fake = _noisy(spec, fake, keys["noise"], _noise_std(spec, state))
+  k_drop, k_real = _device_key(spec, keys["dropout_fake"]), _device_key(spec, keys["dropout_real"])
+  # D's batch stats (if any) are not updated by the generator step.
+  if spec.feature_matching:
+    _, _, fake_feats = _apply(state.discriminator, d_params, state.d_batch_stats, fake,
+                              rng=k_drop, features=True)
+    _, _, real_feats = _apply(state.discriminator, d_params, state.d_batch_stats, real,
+                              rng=k_real, features=True)
+    return tricks.feature_matching_loss(real_features=real_feats, fake_features=fake_feats)
+  fake_logits, _ = _apply(state.discriminator, d_params, state.d_batch_stats, fake, rng=k_drop)
+  return spec.objective.g_loss(fake_logits=fake_logits).mean()
+
+
+def g_objective(spec: StepSpec, state: GANState, g_params, d_params, real: jax.Array,
+                key: jax.Array):
+  """G's objective at (g_params, d_params) with fresh latents; key: split into
+  G_OBJECTIVE_STREAMS. Returns (loss, new G batch stats)."""
+  k = named_keys(key, G_OBJECTIVE_STREAMS)
+  fake, g_stats = _apply(state.generator, g_params, state.g_batch_stats,
+                         _latents(spec, k["latents"], real.shape[0]))
+  return g_loss_of_fakes(spec, state, fake, d_params, real, k), g_stats
+
+
+def _consensus(spec: StepSpec, state: GANState, g_params, d_params, real: jax.Array,
+               key: jax.Array) -> jax.Array:
+  """gamma * 1/2 ||v||^2 of the joint field at (g_params, d_params)."""
+  k = named_keys(key, CONSENSUS_STREAMS)
+  d_field = jax.grad(lambda p: d_objective(spec, state, p, g_params, real, k["d"])[0])(d_params)
+  g_field = jax.grad(lambda p: g_objective(spec, state, p, d_params, real, k["g"])[0])(g_params)
+  return spec.consensus * tricks.consensus_regularizer(g_field=g_field, d_field=d_field)
+
+
+# --- the updates -----------------------------------------------------------------------------
+
+def d_update(spec: StepSpec, state: GANState, real: jax.Array, key: jax.Array,
+             fake: jax.Array | None = None) -> tuple[GANState, Metrics]:
+  """One critic update on real [B, ...] (and `fake`, else fresh fakes).
+  key: `update_key(state, "critic/<i>")`, split into D_UPDATE_STREAMS."""
+  k = named_keys(key, D_UPDATE_STREAMS)
+
+  def loss_fn(d_params):
+    g_params = jax.lax.stop_gradient(state.g_params)
+    obj, (real_logits, fake_logits, stats, fakes) = d_objective(
+        spec, state, d_params, g_params, real, k["objective"], fake)
+    total = obj
+    pen = jnp.zeros(())
+    if spec.penalty_fn is not None:
+      # Penalised D: no BN (checked) and no instance noise. Its dropout mask
+      # is the objective's real pass's, so a penalty at the real batch (R1)
+      # differentiates that very D(x), as PyTorch's autograd of one D(x)
+      # does, and XLA computes D(real) once.
+      k_drop_real = _device_key(spec, named_keys(k["objective"], D_OBJECTIVE_STREAMS)[
+          "dropout_real"])
+
+      def d_fn(x):
+        return state.discriminator.apply({"params": d_params}, x, train=True,
+                                         rngs={"dropout": k_drop_real})
+      pen = spec.penalty_fn(d_fn=d_fn, x_real=real, x_fake=fakes,
+                            key=_device_key(spec, k["penalty"])).mean()
+      total += spec.penalty_coefficient * pen
+    if spec.historical_averaging:
+      total += spec.historical_averaging * tricks.sq_distance(d_params, state.d_history)
+    if spec.consensus:
+      total += _consensus(spec, state, g_params, d_params, real, k["consensus"])
+    return total, (obj, pen, real_logits, fake_logits, stats)
+
+  grads, (obj, pen, real_logits, fake_logits, stats) = jax.grad(
+      loss_fn, has_aux=True)(state.d_params)
+  grads = _mean_over_devices(spec, grads)
+  updates, d_opt_state = state.d_tx.update(grads, state.d_opt_state, state.d_params)
+  state = state.replace(d_params=optax.apply_updates(state.d_params, updates),
+                        d_opt_state=d_opt_state, d_batch_stats=stats)
+  accuracy = 0.5 * (jnp.mean(spec.objective.is_real(real_logits))
+                    + jnp.mean(~spec.objective.is_real(fake_logits)))
+  return state, _mean_over_devices(spec, {
+      "d/loss": obj, "d/penalty": pen, "d/real_logits": real_logits.mean(),
+      "d/fake_logits": fake_logits.mean(), "d/accuracy": accuracy,
+      "d/grad_norm": optax.tree.norm(grads)})
+
+
+def _unrolled_d_params(spec: StepSpec, state: GANState, g_params, batch: jax.Array,
+                       key: jax.Array):
+  """D's parameters after `unrolled_steps` differentiable optimizer updates."""
+  d_params, opt_state = state.d_params, state.d_opt_state
+  for j in range(spec.unrolled_steps):
+    grads = jax.grad(lambda p: d_objective(spec, state, p, g_params, batch[j % len(batch)],
+                                           jax.random.fold_in(key, j))[0])(d_params)
+    updates, opt_state = state.d_tx.update(grads, opt_state, d_params)
+    d_params = optax.apply_updates(d_params, updates)
+  return d_params
+
+
+def g_update(spec: StepSpec, state: GANState, batch: jax.Array, key: jax.Array,
+             shared: tuple | None = None) -> tuple[GANState, Metrics]:
+  """G's update (batch [k, B, ...]: the critic batches; G's loss uses the
+  last). key: `update_key(state, "generator")`, split into G_UPDATE_STREAMS.
+  `shared` = (fakes, G's VJP at them, G batch stats) from the forward pass the
+  D update used (share_latents), else G runs afresh."""
+  k = named_keys(key, G_UPDATE_STREAMS)
+  real = batch[-1]
+
+  def history_term(g_params):
+    return spec.historical_averaging * tricks.sq_distance(g_params, state.g_history)
+
+  def loss_fn(g_params):
+    d_params = state.d_params
+    if spec.unrolled_steps:
+      d_params = _unrolled_d_params(spec, state, g_params, batch, k["unroll"])
+    loss, g_stats = g_objective(spec, state, g_params, d_params, real, k["objective"])
+    total = loss
+    if spec.historical_averaging:
+      total += history_term(g_params)
+    if spec.consensus:
+      total += _consensus(spec, state, g_params, jax.lax.stop_gradient(state.d_params), real,
+                          k["consensus"])
+    return total, (loss, g_stats)
+
+  if shared is None:
+    grads, (loss, g_stats) = jax.grad(loss_fn, has_aux=True)(state.g_params)
+  else:
+    fake, g_vjp, g_stats = shared
+    keys = named_keys(k["objective"], G_OBJECTIVE_STREAMS)
+    loss, fake_grad = jax.value_and_grad(
+        lambda f: g_loss_of_fakes(spec, state, f, state.d_params, real, keys))(fake)
+    (grads,) = g_vjp(fake_grad)
+    if spec.historical_averaging:
+      grads = jax.tree.map(jnp.add, grads, jax.grad(history_term)(state.g_params))
+  grads = _mean_over_devices(spec, grads)
+  updates, g_opt_state = state.g_tx.update(grads, state.g_opt_state, state.g_params)
+  g_params = optax.apply_updates(state.g_params, updates)
+  state = state.replace(g_params=g_params, g_opt_state=g_opt_state, g_batch_stats=g_stats)
+  if state.ema_params is not None:
+    state = state.replace(ema_params=tricks.ema_update(
+        state.ema_params, g_params, decay=spec.ema_decay, step=state.step, start=spec.ema_start))
+  return state, _mean_over_devices(spec, {"g/loss": loss, "g/grad_norm": optax.tree.norm(grads)})
+
+
+def train_step(spec: StepSpec, state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
+  """One generator step: k critic updates, then the generator update.
+  batch: float32 [k, B, *sample_shape]."""
+  k = spec.num_critic_steps
+  if batch.shape[0] != k:
+    raise ValueError(f"batch has {batch.shape[0]} critic batches, config says "
+                     f"num_critic_steps={k}")
+  penalties.check_penalty_compatible(
+      {"params": state.d_params, "batch_stats": state.d_batch_stats}, spec.penalty_name)
+  fake = shared = None
+  if spec.share_latents:
+    # One G forward pass for both updates; D trains on its (constant) output.
+    z = _latents(spec, update_key(state, "shared_latents", num_critic_steps=k), batch.shape[1])
+    fake, g_vjp, g_stats = jax.vjp(
+        lambda p: _apply(state.generator, p, state.g_batch_stats, z), state.g_params,
+        has_aux=True)
+    shared = (fake, g_vjp, g_stats)
+    fake = jax.lax.stop_gradient(fake)
+  d_metrics = []
+  # A Python loop (unrolled at trace time): k is small, and lax.scan over the
+  # critic steps was far slower with XLA's CPU convolutions.
+  for i in range(k):
+    key = update_key(state, f"critic/{i}", num_critic_steps=k)
+    state, m = d_update(spec, state, batch[i], key, fake)
+    d_metrics.append(m)
+  metrics = jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *d_metrics)
+  key = update_key(state, "generator", num_critic_steps=k)
+  state, g_metrics = g_update(spec, state, batch, key, shared)
+  if state.g_history is not None:
+    # Means over the parameters after updates 0..step (initial ones included).
+    count = state.step + 1
+    state = state.replace(
+        g_history=tricks.running_mean(state.g_history, state.g_params, count=count),
+        d_history=tricks.running_mean(state.d_history, state.d_params, count=count))
+  if spec.instance_noise_std:
+    metrics["d/instance_noise_std"] = _noise_std(spec, state)
+  return state.replace(step=state.step + 1), {**metrics, **g_metrics}
+
+
 def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None = None
                     ) -> Callable[[GANState, jax.Array], tuple[GANState, Metrics]]:
-  """Builds the train step for `config` (objective, penalty, tricks, k, latent size).
+  """`train_step` bound to the config's `StepSpec`: `(state, batch) -> (state, metrics)`.
 
   Args:
     config: the experiment config.
@@ -110,226 +467,4 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
       values, or a gradient penalty combined with a discriminator that mixes
       the examples of a batch (checked when the step first sees the state).
   """
-  _check_config(config)
-  objective = losses.get_objective(config.objective)
-  penalty_fn = penalties.get_penalty(config.penalty.name)
-  if config.penalty.name == "none":
-    penalty_fn = None  # Skip the zero computation entirely.
-  coefficient = penalty_coefficient(config.penalty.name, config.penalty.weight)
-  num_critic_steps = config.num_critic_steps
-  latent_dim = config.model.latent_dim
-  t = config.tricks
-
-  def normal(key, shape):
-    """N(0, 1) of a local shape: the global draw's slice under data parallelism."""
-    if axis_name is None:
-      return jax.random.normal(key, shape)
-    n = jax.lax.psum(1, axis_name)
-    full = jax.random.normal(key, (shape[0] * n, *shape[1:]))
-    return jax.lax.dynamic_slice_in_dim(full, jax.lax.axis_index(axis_name) * shape[0], shape[0])
-
-  def device_key(key):
-    return key if axis_name is None else jax.random.fold_in(key, jax.lax.axis_index(axis_name))
-
-  def mean_over_devices(tree):
-    return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
-
-  def objective_d_loss(real_logits, fake_logits):
-    if t.label_smoothing:
-      return tricks.smoothed_d_loss(config.objective, real_logits=real_logits,
-                                    fake_logits=fake_logits, eps=t.label_smoothing)
-    return objective.d_loss(real_logits=real_logits, fake_logits=fake_logits)
-
-  def noise_std(state):
-    return tricks.instance_noise_std(state.step, std=t.instance_noise_std,
-                                     anneal_steps=t.instance_noise_anneal_steps)
-
-  def noisy(x, key, std):
-    return x + std * normal(key, x.shape) if t.instance_noise_std else x
-
-  def latents(key, batch_size):
-    return normal(key, (batch_size, latent_dim))
-
-  def d_objective_keys(key):
-    """(latents, dropout on real, dropout on fake, noise on real, noise on fake)."""
-    return jax.random.split(key, 5)
-
-  def d_objective(state, d_params, g_params, real, key, fake=None):
-    """D's objective (no penalty) with fakes G(z) from g_params and fresh
-    latents, or the given `fake`; differentiable in both parameter sets.
-    Returns (loss, (real_logits, fake_logits, d_stats, fake))."""
-    k_z, k_real, k_fake, k_nr, k_nf = d_objective_keys(key)
-    if fake is None:
-      fake, _ = _apply(state.generator, g_params, state.g_batch_stats,
-                       latents(k_z, real.shape[0]))
-    std = noise_std(state)
-    real_logits, stats = _apply(state.discriminator, d_params, state.d_batch_stats,
-                                noisy(real, k_nr, std), rng=device_key(k_real))
-    fake_logits, stats = _apply(state.discriminator, d_params, stats,
-                                noisy(fake, k_nf, std), rng=device_key(k_fake))
-    loss = objective_d_loss(real_logits, fake_logits).mean()
-    return loss, (real_logits, fake_logits, stats, fake)
-
-  def g_objective_keys(key):
-    """(latents, dropout on fake, instance noise, dropout on real)."""
-    return jax.random.split(key, 4)
-
-  def g_objective(state, g_params, d_params, real, key):
-    """G's objective at (g_params, d_params) with fresh latents.
-    Returns (loss, new G batch stats)."""
-    k_z, *keys = g_objective_keys(key)
-    fake, g_stats = _apply(state.generator, g_params, state.g_batch_stats,
-                           latents(k_z, real.shape[0]))
-    return g_loss_of_fakes(state, fake, d_params, real, keys), g_stats
-
-  def g_loss_of_fakes(state, fake, d_params, real, keys):
-    """G's objective as a function of its fakes [B, ...] (D at d_params);
-    keys: (dropout, instance noise, dropout on real) as g_objective splits them."""
-    k_drop, k_noise, k_real = keys
-    fake = noisy(fake, k_noise, noise_std(state))
-    k_drop, k_real = device_key(k_drop), device_key(k_real)
-    # D's batch stats (if any) are not updated by the generator step.
-    if t.feature_matching:
-      _, _, fake_feats = _apply(state.discriminator, d_params, state.d_batch_stats, fake,
-                                rng=k_drop, features=True)
-      _, _, real_feats = _apply(state.discriminator, d_params, state.d_batch_stats, real,
-                                rng=k_real, features=True)
-      return tricks.feature_matching_loss(real_features=real_feats, fake_features=fake_feats)
-    fake_logits, _ = _apply(state.discriminator, d_params, state.d_batch_stats, fake, rng=k_drop)
-    return objective.g_loss(fake_logits=fake_logits).mean()
-
-  def consensus(state, g_params, d_params, real, key):
-    """gamma * 1/2 ||v||^2 of the joint field at (g_params, d_params)."""
-    k_d, k_g = jax.random.split(key)
-    d_field = jax.grad(lambda p: d_objective(state, p, g_params, real, k_d)[0])(d_params)
-    g_field = jax.grad(lambda p: g_objective(state, p, d_params, real, k_g)[0])(g_params)
-    return t.consensus * tricks.consensus_regularizer(g_field=g_field, d_field=d_field)
-
-  def d_update(state: GANState, real: jax.Array, key: jax.Array,
-               fake: jax.Array | None = None) -> tuple[GANState, Metrics]:
-    k_obj, k_pen, k_con = jax.random.split(key, 3)
-
-    def loss_fn(d_params):
-      g_params = jax.lax.stop_gradient(state.g_params)
-      obj, (real_logits, fake_logits, stats, fakes) = d_objective(
-          state, d_params, g_params, real, k_obj, fake)
-      total = obj
-      pen = jnp.zeros(())
-      if penalty_fn is not None:
-        # Penalised D: no BN (checked) and no instance noise. Its dropout mask
-        # is the objective's real pass's, so a penalty at the real batch (R1)
-        # differentiates that very D(x), as PyTorch's autograd of one D(x)
-        # does, and XLA computes D(real) once.
-        k_drop_real = device_key(d_objective_keys(k_obj)[1])
-
-        def d_fn(x):
-          return state.discriminator.apply({"params": d_params}, x, train=True,
-                                           rngs={"dropout": k_drop_real})
-        pen = penalty_fn(d_fn=d_fn, x_real=real, x_fake=fakes, key=device_key(k_pen)).mean()
-        total += coefficient * pen
-      if t.historical_averaging:
-        total += t.historical_averaging * tricks.sq_distance(d_params, state.d_history)
-      if t.consensus:
-        total += consensus(state, g_params, d_params, real, k_con)
-      return total, (obj, pen, real_logits, fake_logits, stats)
-
-    grads, (obj, pen, real_logits, fake_logits, stats) = jax.grad(
-        loss_fn, has_aux=True)(state.d_params)
-    grads = mean_over_devices(grads)
-    updates, d_opt_state = state.d_tx.update(grads, state.d_opt_state, state.d_params)
-    state = state.replace(d_params=optax.apply_updates(state.d_params, updates),
-                          d_opt_state=d_opt_state, d_batch_stats=stats)
-    accuracy = 0.5 * (jnp.mean(objective.is_real(real_logits))
-                      + jnp.mean(~objective.is_real(fake_logits)))
-    return state, mean_over_devices({
-        "d/loss": obj, "d/penalty": pen, "d/real_logits": real_logits.mean(),
-        "d/fake_logits": fake_logits.mean(), "d/accuracy": accuracy,
-        "d/grad_norm": optax.tree.norm(grads)})
-
-  def unrolled_d_params(state, g_params, batch, key):
-    """D's parameters after `unrolled_steps` differentiable optimizer updates."""
-    d_params, opt_state = state.d_params, state.d_opt_state
-    for j in range(t.unrolled_steps):
-      grads = jax.grad(lambda p: d_objective(state, p, g_params, batch[j % len(batch)],
-                                             jax.random.fold_in(key, j))[0])(d_params)
-      updates, opt_state = state.d_tx.update(grads, opt_state, d_params)
-      d_params = optax.apply_updates(d_params, updates)
-    return d_params
-
-  def g_update(state: GANState, batch: jax.Array, key: jax.Array,
-               shared: tuple | None = None) -> tuple[GANState, Metrics]:
-    """G's update; `shared` = (fakes, G's VJP at them, G batch stats) from the
-    forward pass the D update used (share_latents), else G runs afresh."""
-    k_obj, k_unroll, k_con = jax.random.split(key, 3)
-    real = batch[-1]
-
-    def history_term(g_params):
-      return t.historical_averaging * tricks.sq_distance(g_params, state.g_history)
-
-    def loss_fn(g_params):
-      d_params = state.d_params
-      if t.unrolled_steps:
-        d_params = unrolled_d_params(state, g_params, batch, k_unroll)
-      loss, g_stats = g_objective(state, g_params, d_params, real, k_obj)
-      total = loss
-      if t.historical_averaging:
-        total += history_term(g_params)
-      if t.consensus:
-        total += consensus(state, g_params, jax.lax.stop_gradient(state.d_params), real, k_con)
-      return total, (loss, g_stats)
-
-    if shared is None:
-      grads, (loss, g_stats) = jax.grad(loss_fn, has_aux=True)(state.g_params)
-    else:
-      fake, g_vjp, g_stats = shared
-      loss, fake_grad = jax.value_and_grad(
-          lambda f: g_loss_of_fakes(state, f, state.d_params, real,
-                                    g_objective_keys(k_obj)[1:]))(fake)
-      (grads,) = g_vjp(fake_grad)
-      if t.historical_averaging:
-        grads = jax.tree.map(jnp.add, grads, jax.grad(history_term)(state.g_params))
-    grads = mean_over_devices(grads)
-    updates, g_opt_state = state.g_tx.update(grads, state.g_opt_state, state.g_params)
-    g_params = optax.apply_updates(state.g_params, updates)
-    state = state.replace(g_params=g_params, g_opt_state=g_opt_state, g_batch_stats=g_stats)
-    if state.ema_params is not None:
-      state = state.replace(ema_params=tricks.ema_update(
-          state.ema_params, g_params, decay=t.ema_decay, step=state.step, start=t.ema_start))
-    return state, mean_over_devices({"g/loss": loss, "g/grad_norm": optax.tree.norm(grads)})
-
-  def train_step(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
-    """One generator step. batch: float32 [k, B, *sample_shape]."""
-    if batch.shape[0] != num_critic_steps:
-      raise ValueError(f"batch has {batch.shape[0]} critic batches, config says "
-                       f"num_critic_steps={num_critic_steps}")
-    penalties.check_penalty_compatible(
-        {"params": state.d_params, "batch_stats": state.d_batch_stats}, config.penalty.name)
-    key = jax.random.fold_in(state.rng, state.step)
-    fake = shared = None
-    if config.share_latents:
-      # One G forward pass for both updates; D trains on its (constant) output.
-      z = normal(jax.random.fold_in(key, num_critic_steps + 1), (batch.shape[1], latent_dim))
-      fake, g_vjp, g_stats = jax.vjp(
-          lambda p: _apply(state.generator, p, state.g_batch_stats, z), state.g_params,
-          has_aux=True)
-      shared = (fake, g_vjp, g_stats)
-      fake = jax.lax.stop_gradient(fake)
-    d_metrics = []
-    # A Python loop (unrolled at trace time): k is small, and lax.scan over the
-    # critic steps was far slower with XLA's CPU convolutions.
-    for i in range(num_critic_steps):
-      state, m = d_update(state, batch[i], jax.random.fold_in(key, i), fake)
-      d_metrics.append(m)
-    metrics = jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *d_metrics)
-    state, g_metrics = g_update(state, batch, jax.random.fold_in(key, num_critic_steps), shared)
-    if state.g_history is not None:
-      # Means over the parameters after updates 0..step (initial ones included).
-      count = state.step + 1
-      state = state.replace(
-          g_history=tricks.running_mean(state.g_history, state.g_params, count=count),
-          d_history=tricks.running_mean(state.d_history, state.d_params, count=count))
-    if t.instance_noise_std:
-      metrics["d/instance_noise_std"] = noise_std(state)
-    return state.replace(step=state.step + 1), {**metrics, **g_metrics}
-
-  return train_step
+  return functools.partial(train_step, StepSpec.from_config(config, axis_name=axis_name))

@@ -98,10 +98,8 @@ def test_r1_step_equals_manual_gradient():
   state = create_state(config, sample_shape=(2,))
   batch = data.get_dataset(config.dataset).batch_at(0, seed=0, num_critic_steps=1)
   new_state, _ = jax.jit(steps.make_train_step(config))(state, batch)
-  key = jax.random.fold_in(jax.random.fold_in(state.rng, 0), 0)
-  k_obj = jax.random.split(key, 3)[0]  # the step's key derivation: d_update, d_objective
-  k_z = jax.random.split(k_obj, 5)[0]
-  z = jax.random.normal(k_z, (64, config.model.latent_dim))
+  z = jax.random.normal(steps.stream_key(state, "critic/0/objective/latents"),
+                        (64, config.model.latent_dim))
   fake = state.generate(z)
   d = state.discriminator
 
@@ -142,8 +140,7 @@ def test_shared_latents_step_equals_manual_updates():
   state = create_state(config, sample_shape=(2,))
   batch = data.get_dataset(config.dataset).batch_at(0, seed=0, num_critic_steps=1)
   new_state, _ = jax.jit(steps.make_train_step(config))(state, batch)
-  key = jax.random.fold_in(jax.random.fold_in(state.rng, 0), 2)  # fold_in(key, k + 1)
-  z = jax.random.normal(key, (64, config.model.latent_dim))
+  z = jax.random.normal(steps.stream_key(state, "shared_latents"), (64, config.model.latent_dim))
   g, d = state.generator, state.discriminator
   gen = lambda p: g.apply({"params": p}, z, train=True)
   dis = lambda p, x: d.apply({"params": p}, x, train=True)
@@ -198,14 +195,13 @@ def test_r1_differentiates_the_real_pass_of_the_objective():
   state = create_state(config, sample_shape=(2,))
   batch = data.get_dataset(config.dataset).batch_at(0, seed=0, num_critic_steps=1)
   _, metrics = jax.jit(steps.make_train_step(config))(state, batch)
-  key = jax.random.fold_in(jax.random.fold_in(state.rng, 0), 0)   # critic update 0
-  k_obj = jax.random.split(key, 3)[0]
 
   def penalty(dropout_key):
     d = lambda x: state.discriminator.apply({"params": state.d_params}, x, train=True,
                                             rngs={"dropout": dropout_key}).sum()
     return jnp.mean(jnp.sum(jax.grad(d)(batch[0]) ** 2, axis=-1))
-  real_pass, other = (penalty(k) for k in jax.random.split(k_obj, 5)[1:3])
+  real_pass, other = (penalty(steps.stream_key(state, f"critic/0/objective/{name}"))
+                      for name in ("dropout_real", "dropout_fake"))
   assert abs(float(other) - float(real_pass)) > 1e-3 * float(real_pass)  # masks matter
   np.testing.assert_allclose(metrics["d/penalty"], real_pass, rtol=1e-5)
 
@@ -230,3 +226,44 @@ def test_shared_latents_add_the_historical_averaging_gradient():
   assert optax.tree.norm(term_grad) > 1e-4
   jax.tree.map(lambda a, b, g: np.testing.assert_allclose(a - b, -lr * g, rtol=1e-3, atol=1e-6),
                with_term.g_params, without.g_params, term_grad)
+
+
+def test_stream_keys_follow_the_documented_layout_and_refuse_unknown_names():
+  config = _ring_config(num_critic_steps=2)
+  state = create_state(config, sample_shape=(2,))
+  step_key = jax.random.fold_in(state.rng, state.step)
+  critic1 = jax.random.fold_in(step_key, 1)
+  generator = jax.random.fold_in(step_key, 2)
+
+  def same(a, b):
+    bits = lambda k: jax.random.key_data(k) if jnp.issubdtype(k.dtype, jax.dtypes.prng_key) else k
+    np.testing.assert_array_equal(bits(a), bits(b))
+  same(steps.stream_key(state, "critic/1/penalty", num_critic_steps=2),
+       jax.random.split(critic1, 3)[1])
+  same(steps.stream_key(state, "generator/objective/noise", num_critic_steps=2),
+       jax.random.split(jax.random.split(generator, 3)[0], 4)[2])
+  same(steps.stream_key(state, "critic/0/consensus/g", num_critic_steps=2),
+       jax.random.split(jax.random.split(jax.random.fold_in(step_key, 0), 3)[2], 2)[1])
+  for bad in ("critic/2/penalty", "critic/0/objective/noise", "generator/penalty",
+              "shared_latents/latents", "critic/0/penalty/x"):
+    with pytest.raises(ValueError):
+      steps.stream_key(state, bad, num_critic_steps=2)
+
+
+def test_d_update_and_g_update_run_on_their_own():
+  """The step is its two updates in order: calling them directly with their
+  update keys gives the step's parameters."""
+  config = _ring_config()
+  state = create_state(config, sample_shape=(2,))
+  batch = data.get_dataset(config.dataset).batch_at(0, seed=0, num_critic_steps=1)
+  spec = steps.StepSpec.from_config(config)
+  stepped, _ = jax.jit(steps.make_train_step(config))(state, batch)
+  mid, d_metrics = jax.jit(lambda s, b: steps.d_update(
+      spec, s, b[0], steps.update_key(s, "critic/0", num_critic_steps=1)))(state, batch)
+  assert set(d_metrics) >= {"d/loss", "d/accuracy", "d/grad_norm"}
+  end, g_metrics = jax.jit(lambda s, b: steps.g_update(
+      spec, s, b, steps.update_key(s, "generator", num_critic_steps=1)))(mid, batch)
+  assert set(g_metrics) == {"g/loss", "g/grad_norm"}
+  close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+  jax.tree.map(close, end.d_params, stepped.d_params)
+  jax.tree.map(close, end.g_params, stepped.g_params)
