@@ -14,6 +14,14 @@ so both batches must have the same size B.
   least_squares   (r - 1)^2 / 2 + f^2 / 2     (f - 1)^2 / 2    1/2
   hinge           relu(1 - r) + relu(1 + f)   -f               0
   fgan_<div>      -g_f(r) + f*(g_f(f))        -f*(g_f(f))      f'(1)
+  ragan           softplus(-(r - E f))        softplus(-(f - E r))  0
+                  + softplus(f - E r)         + softplus(r - E f)
+  rpgan           softplus(f - r)             softplus(r - f)  0
+
+The relativistic objectives (Jolicoeur-Martineau 2019; RpGAN is her RSGAN)
+judge each sample against the other kind: their G loss needs D(real), and
+RaGAN's E is the mean over the global batch. D-accuracy still thresholds the
+raw outputs at 0, which for them has no absolute meaning.
 
 With D = sigmoid(logits): softplus(-r) = -log D(x), softplus(f) =
 -log(1 - D(G(z))), so minimax G minimises log(1 - D(G(z))) (saturating),
@@ -38,6 +46,7 @@ D-accuracy metric rather than comparing raw logits with `threshold`.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Callable
 
 import jax
@@ -53,14 +62,27 @@ def _identity(logits: Array) -> Array:
   return logits
 
 
+def _call_with_what_it_takes(fn: Callable[..., Array], **kwargs) -> Array:
+  """Calls `fn` with the keyword arguments its signature names."""
+  params = inspect.signature(fn).parameters
+  return fn(**{k: v for k, v in kwargs.items() if k in params})
+
+
 @dataclasses.dataclass(frozen=True)
 class Objective:
   """A GAN objective as two pure per-example loss functions.
 
+  Each loss names the keyword arguments it needs of `real_logits` [B],
+  `fake_logits` [B] and `batch_mean` (`[B] -> []`, the mean over the global
+  batch: under data parallelism the mean over every device's examples); the
+  step calls them through `d_losses` / `g_losses`, which hand each loss what
+  it names. Both players see both logits: D(real) is computed in G's update
+  only for a `g_loss` that names `real_logits`.
+
   Attributes:
     name: registry name.
-    d_loss: `(*, real_logits [B], fake_logits [B]) -> [B]`.
-    g_loss: `(*, fake_logits [B]) -> [B]`.
+    d_loss: `(*, real_logits [B], fake_logits [B][, batch_mean]) -> [B]`.
+    g_loss: `(*, fake_logits [B][, real_logits [B]][, batch_mean]) -> [B]`.
     threshold: value of `statistic(logits)` above which a sample is classified
       as real (D-accuracy metric): 0 for logit and critic objectives, 1/2 for
       least squares, f'(1) for f-GANs.
@@ -72,6 +94,25 @@ class Objective:
   g_loss: Callable[..., Array]
   threshold: float = 0.0
   statistic: Callable[[Array], Array] = _identity
+
+  @property
+  def g_uses_real(self) -> bool:
+    """Whether G's loss needs D(real) (a relativistic objective)."""
+    return "real_logits" in inspect.signature(self.g_loss).parameters
+
+  def d_losses(self, *, real_logits: Array, fake_logits: Array,
+               batch_mean: Callable[[Array], Array] = jnp.mean) -> Array:
+    """D's per-example loss [B]."""
+    return _call_with_what_it_takes(self.d_loss, real_logits=real_logits,
+                                    fake_logits=fake_logits, batch_mean=batch_mean)
+
+  def g_losses(self, *, fake_logits: Array, real_logits: Array | None = None,
+               batch_mean: Callable[[Array], Array] = jnp.mean) -> Array:
+    """G's per-example loss [B] (`real_logits` needed when `g_uses_real`)."""
+    if self.g_uses_real and real_logits is None:
+      raise ValueError(f"objective {self.name!r}: G's loss needs real_logits")
+    return _call_with_what_it_takes(self.g_loss, real_logits=real_logits,
+                                    fake_logits=fake_logits, batch_mean=batch_mean)
 
   def is_real(self, logits: Array) -> Array:
     """Classifies samples as real: `statistic(logits) > threshold`.
@@ -177,6 +218,39 @@ def _hinge_d_loss(*, real_logits: Array, fake_logits: Array) -> Array:
   return jax.nn.relu(1.0 - real_logits) + jax.nn.relu(1.0 + fake_logits)
 
 
+# --- Relativistic objectives (Jolicoeur-Martineau 2019) ------------------------
+
+
+def _relativistic_average_d_loss(*, real_logits: Array, fake_logits: Array,
+                                 batch_mean: Callable[[Array], Array]) -> Array:
+  """RaSGAN D: softplus(-(r - mean f)) + softplus(f - mean r); [B] -> [B].
+
+  -log sigmoid(C(x) - E C(G(z))) - log(1 - sigmoid(C(G(z)) - E C(x))).
+  """
+  _check_logits(real_logits=real_logits, fake_logits=fake_logits)
+  return (jax.nn.softplus(-(real_logits - batch_mean(fake_logits)))
+          + jax.nn.softplus(fake_logits - batch_mean(real_logits)))
+
+
+def _relativistic_average_g_loss(*, real_logits: Array, fake_logits: Array,
+                                 batch_mean: Callable[[Array], Array]) -> Array:
+  """RaSGAN G: the D loss with real and fake swapped; [B] -> [B]."""
+  return _relativistic_average_d_loss(real_logits=fake_logits, fake_logits=real_logits,
+                                      batch_mean=batch_mean)
+
+
+def _relativistic_pairing_d_loss(*, real_logits: Array, fake_logits: Array) -> Array:
+  """RpGAN (RSGAN) D: softplus(-(r - f)), real i paired with fake i; [B] -> [B]."""
+  _check_logits(real_logits=real_logits, fake_logits=fake_logits)
+  return jax.nn.softplus(fake_logits - real_logits)
+
+
+def _relativistic_pairing_g_loss(*, real_logits: Array, fake_logits: Array) -> Array:
+  """RpGAN (RSGAN) G: softplus(-(f - r)); [B] -> [B]."""
+  _check_logits(real_logits=real_logits, fake_logits=fake_logits)
+  return jax.nn.softplus(real_logits - fake_logits)
+
+
 for _objective in (
     Objective("minimax", d_loss=_logistic_d_loss, g_loss=_minimax_g_loss),
     Objective("non_saturating", d_loss=_logistic_d_loss,
@@ -188,6 +262,10 @@ for _objective in (
     Objective("least_squares", d_loss=_least_squares_d_loss,
               g_loss=_least_squares_g_loss, threshold=0.5),
     Objective("hinge", d_loss=_hinge_d_loss, g_loss=_critic_g_loss),
+    Objective("ragan", d_loss=_relativistic_average_d_loss,
+              g_loss=_relativistic_average_g_loss),
+    Objective("rpgan", d_loss=_relativistic_pairing_d_loss,
+              g_loss=_relativistic_pairing_g_loss),
 ):
   OBJECTIVES.register(_objective.name, _objective)
 del _objective

@@ -244,12 +244,18 @@ def _noisy(spec: StepSpec, x: jax.Array, key: jax.Array, std: jax.Array) -> jax.
 
 # --- objectives of the two players -----------------------------------------------------------
 
+def _batch_mean(spec: StepSpec, x: jax.Array) -> jax.Array:
+  """The mean over the global batch (every device's examples) of x [B]."""
+  return _mean_over_devices(spec, jnp.mean(x))
+
+
 def _objective_d_loss(spec: StepSpec, real_logits: jax.Array,
                       fake_logits: jax.Array) -> jax.Array:
   if spec.label_smoothing:
     return tricks.smoothed_d_loss(spec.objective_name, real_logits=real_logits,
                                   fake_logits=fake_logits, eps=spec.label_smoothing)
-  return spec.objective.d_loss(real_logits=real_logits, fake_logits=fake_logits)
+  return spec.objective.d_losses(real_logits=real_logits, fake_logits=fake_logits,
+                                 batch_mean=functools.partial(_batch_mean, spec))
 
 
 def d_objective(spec: StepSpec, state: GANState, d_params, g_params, real: jax.Array,
@@ -287,7 +293,14 @@ def g_loss_of_fakes(spec: StepSpec, state: GANState, fake: jax.Array, d_params,
                               rng=k_real, features=True)
     return tricks.feature_matching_loss(real_features=real_feats, fake_features=fake_feats)
   fake_logits, _ = _apply(state.discriminator, d_params, state.d_batch_stats, fake, rng=k_drop)
-  return spec.objective.g_loss(fake_logits=fake_logits).mean()
+  real_logits = None
+  if spec.objective.g_uses_real:
+    # Instance noise on this real batch: a stream of its own, folded from G's noise key.
+    real_logits, _ = _apply(state.discriminator, d_params, state.d_batch_stats,
+                            _noisy(spec, real, jax.random.fold_in(keys["noise"], 1),
+                                   _noise_std(spec, state)), rng=k_real)
+  return spec.objective.g_losses(fake_logits=fake_logits, real_logits=real_logits,
+                                 batch_mean=functools.partial(_batch_mean, spec)).mean()
 
 
 def g_objective(spec: StepSpec, state: GANState, g_params, d_params, real: jax.Array,

@@ -44,6 +44,12 @@ def main():
   else:
     variants = {name: small_config(backend, num_devices, d_batch_norm=bn)
                 for name, bn in (("r1", False), ("bn", True))}
+    # RaGAN: the batch means inside its losses must be over the global batch.
+    # SGD: Adam turns a gradient that is 0 up to rounding into a full-size step.
+    variants["ragan"] = small_config(backend, num_devices, d_batch_norm=False)
+    variants["ragan"].objective = "ragan"
+    for opt in (variants["ragan"].optimizer_g, variants["ragan"].optimizer_d):
+      opt.update(name="sgd", learning_rate=0.05)
   arrays = {}
   for name, config in variants.items():
     runner = parallel.StepRunner(config, data.get_dataset(config.dataset))

@@ -76,11 +76,56 @@ def _hand_conjugate(div, t):
 
 STANDARD = ["minimax", "non_saturating", "max_likelihood", "wasserstein",
             "least_squares", "hinge"]
+RELATIVISTIC = ["ragan", "rpgan"]
 
 
 def test_registry_has_every_objective():
-  expected = set(STANDARD) | {f"fgan_{d}" for d in DIVERGENCE_NAMES}
-  assert set(losses.OBJECTIVES.names()) == expected
+  # A superset check: a researcher's own objective may be registered too.
+  expected = set(STANDARD) | set(RELATIVISTIC) | {f"fgan_{d}" for d in DIVERGENCE_NAMES}
+  assert expected <= set(losses.OBJECTIVES.names())
+
+
+def _hand_relativistic(name, reals, fakes):
+  """(D losses, G losses) per example from the probability form."""
+  mr, mf = sum(reals) / len(reals), sum(fakes) / len(fakes)
+  if name == "ragan":  # -log sigma(C(x) - E C(G(z))) - log(1 - sigma(C(G(z)) - E C(x)))
+    d = [-math.log(sigmoid(r - mf)) - math.log(1 - sigmoid(f - mr)) for r, f in zip(reals, fakes)]
+    g = [-math.log(sigmoid(f - mr)) - math.log(1 - sigmoid(r - mf)) for r, f in zip(reals, fakes)]
+  else:  # rpgan: -log sigma(C(x_i) - C(G(z_i))) for D, the pair swapped for G
+    d = [-math.log(sigmoid(r - f)) for r, f in zip(reals, fakes)]
+    g = [-math.log(sigmoid(f - r)) for r, f in zip(reals, fakes)]
+  return d, g
+
+
+@pytest.mark.parametrize("name", RELATIVISTIC)
+def test_relativistic_objectives_match_hand_values(name):
+  obj = losses.get_objective(name)
+  real, fake = jnp.asarray(REAL, jnp.float32), jnp.asarray(FAKE, jnp.float32)
+  assert obj.g_uses_real
+  expected_d, expected_g = _hand_relativistic(name, REAL, FAKE)
+  np.testing.assert_allclose(obj.d_losses(real_logits=real, fake_logits=fake), expected_d,
+                             rtol=1e-5)
+  np.testing.assert_allclose(obj.g_losses(real_logits=real, fake_logits=fake), expected_g,
+                             rtol=1e-5)
+  with pytest.raises(ValueError, match="needs real_logits"):
+    obj.g_losses(fake_logits=fake)
+
+
+def test_relativistic_average_takes_its_means_from_batch_mean():
+  """Under data parallelism the step passes the global mean; with a mean of 0
+  RaGAN's D loss is the standard GAN's."""
+  obj = losses.get_objective("ragan")
+  real, fake = jnp.asarray(REAL, jnp.float32), jnp.asarray(FAKE, jnp.float32)
+  zero_mean = lambda x: jnp.zeros(())
+  np.testing.assert_allclose(
+      obj.d_losses(real_logits=real, fake_logits=fake, batch_mean=zero_mean),
+      [_hand_d_loss("non_saturating", r, f) for r, f in zip(REAL, FAKE)], rtol=1e-5)
+
+
+def test_only_relativistic_generators_ask_for_real_logits():
+  users = {n for n in losses.OBJECTIVES.names() if losses.get_objective(n).g_uses_real}
+  assert set(RELATIVISTIC) <= users
+  assert not users & (set(STANDARD) | {f"fgan_{d}" for d in DIVERGENCE_NAMES})
 
 
 def test_unknown_objective_raises_listing_names():
@@ -142,11 +187,11 @@ def test_shape_errors(name):
   obj = losses.get_objective(name)
   ok = jnp.zeros((4,))
   with pytest.raises(ValueError, match=r"shape \[B\]"):
-    obj.d_loss(real_logits=jnp.zeros((4, 1)), fake_logits=ok)
+    obj.d_losses(real_logits=jnp.zeros((4, 1)), fake_logits=ok)
   with pytest.raises(ValueError, match=r"shape \[B\]"):
-    obj.g_loss(fake_logits=jnp.zeros((4, 1)))
+    obj.g_losses(fake_logits=jnp.zeros((4, 1)), real_logits=ok)
   with pytest.raises(ValueError, match="batch sizes must match"):
-    obj.d_loss(real_logits=ok, fake_logits=jnp.zeros((3,)))
+    obj.d_losses(real_logits=ok, fake_logits=jnp.zeros((3,)))
   with pytest.raises(TypeError):
     obj.d_loss(ok, ok)  # keyword-only
 
