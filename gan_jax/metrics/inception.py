@@ -40,8 +40,9 @@ or `~/.cache/gan_jax/inception`), beside a JSON record of both digests.
 Lookup order: an explicit path (`config.eval.inception_weights`), the
 converted cache, the .pth put in the cache dir, a download from the release
 URL (converted, then deleted: the msgpack is what is kept); offline without
-weights `WeightsNotFoundError` names the URL and the path to put the file at. `python -m gan_jax.metrics.inception --convert=FILE`
-checks, converts and caches a downloaded file.
+weights `WeightsNotFoundError` names the URL and the path to put the file at.
+`python -m gan_jax.metrics.inception --convert=FILE` checks, converts and
+caches a downloaded file.
 """
 
 from __future__ import annotations
@@ -376,13 +377,14 @@ def from_torch_state_dict(state_dict: dict[str, np.ndarray]) -> dict[str, Any]:
   """pytorch-fid's FIDInceptionV3 state dict -> {'params', 'batch_stats'}.
 
   Conv kernels OIHW -> HWIO, the fc weight [1008, 2048] -> [2048, 1008];
-  `num_batches_tracked` is dropped.
+  `num_batches_tracked` is dropped (and may be absent, as before torch 0.4.1).
 
   Raises:
     WeightsIntegrityError: names missing or extra, or a shape differs.
   """
   layout = torch_layout()
-  missing = sorted(set(layout) - set(state_dict))
+  missing = sorted(n for n in set(layout) - set(state_dict)
+                   if not n.endswith(".num_batches_tracked"))
   extra = sorted(set(state_dict) - set(layout))
   if missing or extra:
     raise WeightsIntegrityError(f"not the FID Inception's state dict: {len(missing)} names "
@@ -390,12 +392,12 @@ def from_torch_state_dict(state_dict: dict[str, np.ndarray]) -> dict[str, Any]:
                                 f"(e.g. {extra[:3]})")
   variables: dict[str, Any] = {"params": {}, "batch_stats": {}}
   for name, shape in layout.items():
-    value = np.asarray(state_dict[name])
-    if value.shape != shape:
-      raise WeightsIntegrityError(f"{name} has shape {value.shape}, expected {shape}")
     *module, leaf = name.split(".")
     if leaf == "num_batches_tracked":
       continue
+    value = np.asarray(state_dict[name])
+    if value.shape != shape:
+      raise WeightsIntegrityError(f"{name} has shape {value.shape}, expected {shape}")
     value = value.astype(np.float32)
     if module[-1] == "fc":
       if leaf == "weight":
