@@ -60,7 +60,8 @@ FIXTURES = os.path.join(ROOT, "tests", "golden")
 def _torch_model():
   """pytorch-fid's fid_inception_v3() without the weight download."""
   from pytorch_fid import inception as pfi  # pylint: disable=g-import-not-at-top
-  model = pfi._inception_v3(num_classes=1008, aux_logits=False, weights=None)  # pylint: disable=protected-access
+  build = pfi._inception_v3  # pylint: disable=protected-access (sets init_weights=False)
+  model = build(num_classes=1008, aux_logits=False, weights=None)
   model.Mixed_5b = pfi.FIDInceptionA(192, pool_features=32)
   model.Mixed_5c = pfi.FIDInceptionA(256, pool_features=64)
   model.Mixed_5d = pfi.FIDInceptionA(288, pool_features=64)
@@ -142,7 +143,8 @@ def record(pth: str) -> None:
                                                align_corners=False).permute(0, 2, 3, 1)
     # torch-fidelity's inception-v3-compat on the same weights: its 'logits_unbiased'.
     try:
-      from torch_fidelity import feature_extractor_inceptionv3 as tfi  # pylint: disable=g-import-not-at-top
+      # pylint: disable-next=g-import-not-at-top
+      from torch_fidelity import feature_extractor_inceptionv3 as tfi
       fe = tfi.FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
                                            feature_extractor_weights_path=pth).eval()
       u8 = np.random.default_rng([golden.SEED, 4]).integers(0, 256, (1, 3, 299, 299))
