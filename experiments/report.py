@@ -51,7 +51,7 @@ import os
 import platform
 import sys
 import time
-from typing import Sequence
+from typing import Any, Sequence
 
 from absl import app, flags, logging  # pylint: disable=g-multiple-import
 import ml_collections
@@ -61,6 +61,7 @@ from experiments import report_lib, report_sections  # pylint: disable=g-import-
 from experiments import seed000_table1, seed004_mlp, toy_modes  # pylint: disable=g-import-not-at-top
 from experiments.report_lib import Run  # pylint: disable=g-import-not-at-top
 from gan_jax import cli, config_checks, train, writers  # pylint: disable=g-import-not-at-top
+from gan_jax import evaluation  # pylint: disable=g-import-not-at-top
 
 SECTIONS = ("dirac", "seed004", "seed000")
 STATUS_FILE = "report_run.json"
@@ -221,9 +222,24 @@ def _read_json(path: str) -> dict:
     return json.load(f)
 
 
-# Fields added to the schema after runs were recorded, which do not change what
-# a finished run computed: a record without them is the same config.
-ADDED_GUARDS = ("train.max_param_magnitude",)  # a stop check, absent before the bound existed
+# Fields added to the schema after runs were recorded. A record without one is
+# the same config when the new value means what the code did before the field
+# existed: the value given here, or any value (ANY_VALUE) for a stop check,
+# which does not change what a finished run computed.
+ANY_VALUE = object()
+ADDED_GUARDS: dict[str, Any] = {
+    "train.max_param_magnitude": ANY_VALUE,  # a stop check, absent before the bound existed
+    # eval.extractor = "auto" (the in-domain CNN, all that runs had), eval.inception_weights = "".
+    **{f"eval.{k}": v for k, v in evaluation.ADDED_EVAL_FIELDS.items()},
+}
+
+
+def _absent_before(key: str, now: Any) -> bool:
+  """Whether an old record without `key` means the same as its value `now`."""
+  if key not in ADDED_GUARDS:
+    return False
+  meaning = ADDED_GUARDS[key]
+  return meaning is ANY_VALUE or now == meaning
 
 
 def config_differences(config: ml_collections.ConfigDict, workdir: str) -> list[str]:
@@ -233,7 +249,7 @@ def config_differences(config: ml_collections.ConfigDict, workdir: str) -> list[
   if not old:
     return []
   changes = config_checks.changed_fields(old, json.loads(config.to_json_best_effort()))
-  return [k for k, (was, _) in changes.items() if not (k in ADDED_GUARDS and was is None)]
+  return [k for k, (was, now) in changes.items() if not (was is None and _absent_before(k, now))]
 
 
 def check_same_config(config: ml_collections.ConfigDict, workdir: str) -> None:

@@ -1,4 +1,4 @@
-"""Every numeric and boolean config field's valid range, checked in one place.
+"""Every numeric, boolean and choice config field's valid range, checked in one place.
 
 `validate_config` runs before a run writes anything; the modules that read a
 block on their own (optimizers, datasets) check that block with `check_block`.
@@ -22,16 +22,21 @@ from gan_jax.errors import ConfigError
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
-  """A field's type and closed / open bounds (None: unbounded)."""
+  """A field's type and closed / open bounds (None: unbounded); for strings,
+  the allowed values (None: any string)."""
   kind: type
   low: float | None = None
   high: float | None = None
   high_open: bool = False
   low_open: bool = False
+  choices: tuple[str, ...] | None = None
 
   def describe(self) -> str:
     if self.kind is bool:
       return "True or False"
+    if self.kind is str:
+      return ("one of " + ", ".join(repr(c) for c in self.choices) if self.choices
+              else "a string")
     what = "an integer" if self.kind is int else "a finite number"
     if self.low is not None and self.high is not None:
       return (f"{what} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
@@ -43,6 +48,8 @@ class Rule:
   def holds(self, value: Any) -> bool:
     if self.kind is bool:
       return isinstance(value, bool)
+    if self.kind is str:
+      return isinstance(value, str) and (self.choices is None or value in self.choices)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
       return False
     if self.kind is int and not isinstance(value, int):
@@ -64,6 +71,7 @@ def _float(low: float | None = 0.0, high: float | None = None, *, high_open: boo
 
 
 _BOOL = Rule(bool)
+_STR = Rule(str)
 _FRACTION = _float(0.0, 1.0, high_open=True)  # [0, 1)
 
 OPTIMIZER_RULES = {
@@ -93,6 +101,8 @@ RULES: dict[str, Rule] = {
     "warm_start.step": _int(),
     "eval.every_steps": _int(), "eval.num_samples": _int(10), "eval.batch_size": _int(1),
     "eval.modes_min_count": _int(1), "eval.modes_loose_num_std": _float(3.0),
+    "eval.extractor": Rule(str, choices=("auto", "classifier", "inception")),
+    "eval.inception_weights": _STR,
     "train.num_steps": _int(1), "train.log_every": _int(1), "train.sample_every": _int(1),
     "train.checkpoint_every": _int(1), "train.max_checkpoints": _int(1),
     "train.num_grid_samples": _int(1), "train.progress_bar": _BOOL,
@@ -104,6 +114,7 @@ RESUMABLE_FIELDS = frozenset({
     "train.num_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.max_checkpoints", "train.progress_bar", "train.max_param_magnitude",
     "eval.every_steps",
+    "eval.inception_weights",  # where the file is: its digest is checked, so not what it is
 })
 
 
@@ -126,7 +137,8 @@ def flatten(config: ml_collections.ConfigDict | Mapping[str, Any]) -> dict[str, 
 
 
 def _check(path: str, value: Any, rule: Rule) -> None:
-  values = value if isinstance(value, (tuple, list)) and rule.kind is not bool else (value,)
+  values = (value if isinstance(value, (tuple, list)) and rule.kind not in (bool, str)
+            else (value,))
   if not values or not all(rule.holds(v) for v in values):
     each = "a non-empty list, each entry " if isinstance(value, (tuple, list)) else ""
     raise ConfigError(f"config.{path} must be {each}{rule.describe()}, got {value!r}")

@@ -42,3 +42,15 @@ class StopRequested(GanJaxError):
   def __init__(self, message: str, *, signum: int):
     super().__init__(message)
     self.signum = signum
+
+
+class WeightsNotFoundError(GanJaxError, FileNotFoundError):
+  """Pretrained weights are not on this machine and cannot be downloaded."""
+
+
+class WeightsIntegrityError(GanJaxError, ValueError):
+  """A weights file's checksum or contents do not match the published release."""
+
+
+class TorchFileError(GanJaxError, ValueError):
+  """A file is not a readable PyTorch state dict (or holds more than tensors)."""

@@ -1,11 +1,21 @@
 """Sample-quality evaluation of a GANState, during training or from a checkpoint.
 
-Images (MNIST, Fashion-MNIST): `num_samples` generated images are scored on
-the penultimate features of the dataset's own classifier
-(`metrics.classifier`): FID, KID, precision/recall (k = 3) and the classifier
-score. The real-vs-real floor (the same metrics between `num_samples` training
-and test images) is computed once and reported beside every model value
-(`floor/...`). Every row also names the extractor and the sample counts.
+Images: `num_samples` generated images are scored on the features of an
+extractor chosen by `config.eval.extractor`: FID, KID, precision/recall (k = 3)
+and the classifier score (`score`, `score_std`; 10 splits from 100 samples on).
+  classifier  the dataset's own small CNN (`metrics.classifier`; MNIST,
+              MNIST-5k, Fashion-MNIST): penultimate features [N, 128] and its
+              10-class probabilities.
+  inception   the FID Inception (`metrics.inception`): pool3 features
+              [N, 2048]; the score is then the Inception score, from its 1008
+              logits without the fc bias as torch-fidelity computes it.
+  auto        (default) classifier for MNIST-like data, inception otherwise
+              (CIFAR-10, CelebA).
+The columns keep their names under either extractor; the `extractor` column
+says which network made them. The real-vs-real floor (the same metrics between
+`num_samples` training and test images) is computed once and reported beside
+every model value (`floor/...`). Every row also names the extractor and the
+sample counts.
 2-D mixtures (ring, grid): the covered modes, strict (a mode is covered when
 `eval.modes_min_count` samples lie within 3 std of its centre) and loose
 (within `eval.modes_loose_num_std` std: the ring's modes have std 0.02, so a
@@ -30,21 +40,82 @@ import numpy as np
 from gan_jax import config_checks
 from gan_jax import metrics
 from gan_jax.data import Dataset, toy2d
+from gan_jax.errors import ConfigError
 from gan_jax.metrics import classifier as classifier_lib
+from gan_jax.metrics import inception as inception_lib
 from gan_jax.state import GANState
 
 CLASSIFIER_DATASETS = ("fashion_mnist", "mnist", "mnist_5k")
 EVAL_KEY = 0xE7A1
+# `config.eval` fields added after runs were recorded, with the value that means
+# what the code did before them (the in-domain CNN; no Inception weights).
+ADDED_EVAL_FIELDS = {"extractor": "auto", "inception_weights": ""}
+
+
+def with_added_eval_fields(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """A recorded run's config with the ADDED_EVAL_FIELDS it lacks set (in place)."""
+  for key, value in ADDED_EVAL_FIELDS.items():
+    if key not in config.eval:
+      config.eval[key] = value
+  return config
+
+
+def extractor_kind(extractor: str, dataset_name: str) -> str:
+  """'classifier' or 'inception': what `config.eval.extractor` means for a dataset.
+
+  Raises:
+    ConfigError: 'classifier' for a dataset without an in-domain classifier.
+  """
+  if extractor == "auto":
+    return "classifier" if dataset_name in CLASSIFIER_DATASETS else "inception"
+  if extractor == "classifier" and dataset_name not in CLASSIFIER_DATASETS:
+    raise ConfigError(f"config.eval.extractor='classifier' needs a dataset with an in-domain "
+                      f"classifier ({', '.join(CLASSIFIER_DATASETS)}), not {dataset_name!r}; "
+                      "use 'inception' or 'auto'")
+  return extractor
+
+
+class _ClassifierFeatures:
+  """The in-domain CNN as an extractor: images -> (features, probabilities)."""
+
+  def __init__(self, classifier: classifier_lib.Classifier):
+    self.classifier = classifier
+
+  def __call__(self, images: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    return (self.classifier.features(images),
+            {"fake_probs": self.classifier.probabilities(images)})
+
+
+class _InceptionFeatures:
+  """The FID Inception as an extractor: images -> (pool3, unbiased logits)."""
+
+  def __init__(self, extractor: inception_lib.InceptionExtractor):
+    self.extractor = extractor
+
+  def __call__(self, images: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    features, logits = self.extractor(images)
+    return features, {"fake_logits": logits}
 
 
 def image_metrics(*, real_features: np.ndarray, fake_features: np.ndarray,
-                  fake_probs: np.ndarray, seed: int = 0) -> dict[str, float]:
-  """FID, KID, precision/recall and classifier score of one feature set pair."""
+                  fake_probs: np.ndarray | None = None, fake_logits: np.ndarray | None = None,
+                  seed: int = 0) -> dict[str, float]:
+  """FID, KID, precision/recall and classifier score of one feature set pair.
+
+  The score comes from `fake_probs` [M, C] or, for the Inception score, from
+  `fake_logits` [M, C] (softmax in float64); exactly one of them is given.
+  """
+  if (fake_probs is None) == (fake_logits is None):
+    raise ValueError("pass exactly one of fake_probs and fake_logits")
   kid = metrics.kid.kid_with_spread(real_features=real_features, fake_features=fake_features,
                                     key=seed)
   pr = metrics.precision_recall(real_features=real_features, fake_features=fake_features)
-  splits = 10 if len(fake_probs) >= 100 else 1
-  score, score_std = metrics.classifier_score(fake_probs, splits=splits)
+  scored = fake_probs if fake_logits is None else fake_logits
+  splits = 10 if len(scored) >= 100 else 1
+  if fake_logits is None:
+    score, score_std = metrics.classifier_score(fake_probs, splits=splits)
+  else:
+    score, score_std = metrics.classifier_score_from_logits(fake_logits, splits=splits)
   return {"fid": metrics.fid.fid(real_features=real_features, fake_features=fake_features),
           **kid,
           "precision": float(pr.precision), "recall": float(pr.recall),
@@ -73,25 +144,31 @@ class Evaluator:
     self.floor: dict[str, float] = {}
     self._generate = jax.jit(lambda state, z: state.generate(z))
     if dataset.is_toy:
-      self.classifier = None
+      self.extract = None
       self.info["extractor"] = "none (2-D modes)"
       return
-    if dataset.name not in CLASSIFIER_DATASETS:
-      raise ValueError(f"No feature extractor for {dataset.name!r}; evaluation supports "
-                       f"{', '.join(CLASSIFIER_DATASETS)} and the 2-D mixtures")
-    self.classifier = classifier_lib.get_classifier(
-        dataset.name, cache_dir=ec.classifier_cache_dir or None,
-        data_dir=config.dataset.data_dir, source=config.dataset.source)
+    if extractor_kind(ec.extractor, dataset.name) == "classifier":
+      classifier = classifier_lib.get_classifier(
+          dataset.name, cache_dir=ec.classifier_cache_dir or None,
+          data_dir=config.dataset.data_dir, source=config.dataset.source)
+      self.extract = _ClassifierFeatures(classifier)
+      extractor_id = classifier.extractor_id
+      extra = {"extractor_test_accuracy": classifier.test_accuracy}
+    else:
+      extractor = inception_lib.load_inception(
+          weights_path=ec.inception_weights,
+          batch_size=min(inception_lib.BATCH_SIZE, ec.num_samples))
+      self.extract = _InceptionFeatures(extractor)
+      extractor_id, extra = extractor.extractor_id, {}
     num_test = len(dataset.load_split("test")[0])
     num_real = min(ec.num_samples, num_test, len(dataset.train_images))
     train = dataset.real_samples(split="train", num=num_real, seed=config.seed)
     test = dataset.real_samples(split="test", num=num_real, seed=config.seed)
-    self.real_features = self.classifier.features(train)
-    self.floor = image_metrics(real_features=self.real_features,
-                               fake_features=self.classifier.features(test),
-                               fake_probs=self.classifier.probabilities(test), seed=config.seed)
-    self.info.update(extractor=self.classifier.extractor_id, num_real=num_real,
-                     extractor_test_accuracy=self.classifier.test_accuracy)
+    self.real_features, _ = self.extract(train)
+    test_features, test_scored = self.extract(test)
+    self.floor = image_metrics(real_features=self.real_features, fake_features=test_features,
+                               seed=config.seed, **test_scored)
+    self.info.update(extractor=extractor_id, num_real=num_real, **extra)
 
   def samples(self, state: GANState) -> np.ndarray:
     """`num_samples` generated samples from a fixed latent stream."""
@@ -108,13 +185,13 @@ class Evaluator:
     if not np.isfinite(fake).all():
       return {"eval/non_finite_samples": float((~np.isfinite(fake)).any(axis=tuple(
           range(1, fake.ndim))).mean())}
-    if self.classifier is None:
+    if self.extract is None:
       values = toy_metrics(fake, name=self.dataset.name, min_count=self.modes_min_count,
                            loose_num_std=self.modes_loose_num_std)
       return {f"eval/{k}": v for k, v in values.items()}
-    values = image_metrics(real_features=self.real_features,
-                           fake_features=self.classifier.features(fake),
-                           fake_probs=self.classifier.probabilities(fake))
+    fake_features, fake_scored = self.extract(fake)
+    values = image_metrics(real_features=self.real_features, fake_features=fake_features,
+                           **fake_scored)
     return {**{f"eval/{k}": v for k, v in values.items()},
             **{f"floor/{k}": v for k, v in self.floor.items()}}
 
@@ -146,7 +223,7 @@ def evaluate_checkpoint(workdir: str, *, step: int | None = None,
   from gan_jax import data as data_lib  # pylint: disable=g-import-not-at-top
   from gan_jax.checkpoints import Checkpointer, load_run_config  # pylint: disable=g-import-not-at-top
   from gan_jax.state import create_state  # pylint: disable=g-import-not-at-top
-  config = load_run_config(workdir)
+  config = with_added_eval_fields(load_run_config(workdir))
   if num_samples:
     config.eval.num_samples = num_samples
   dataset = data_lib.get_dataset(config.dataset)

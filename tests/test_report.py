@@ -325,6 +325,19 @@ def test_config_differences_names_changed_fields_and_ignores_a_guard_added_later
       "optimizer_d.learning_rate", "train.max_param_magnitude"]
 
 
+def test_an_added_eval_field_is_the_same_config_only_at_its_default(tmp_path):
+  from experiments import toy_ring  # pylint: disable=g-import-not-at-top
+  config = toy_ring.get_config()
+  recorded = json.loads(config.to_json_best_effort())
+  del recorded["eval"]["extractor"], recorded["eval"]["inception_weights"]  # an older run
+  (tmp_path / "config.json").write_text(json.dumps(recorded))
+  assert report.config_differences(config, str(tmp_path)) == []
+  config.eval.extractor = "inception"  # would score it on other features: a change
+  config.eval.inception_weights = "/somewhere/pt_inception-2015-12-05-6726825d.pth"
+  assert report.config_differences(config, str(tmp_path)) == [
+      "eval.extractor", "eval.inception_weights"]
+
+
 def test_sample_grids_are_evenly_spaced_and_end_with_the_last(tmp_path):
   from experiments import report_figures  # pylint: disable=g-import-not-at-top
   (tmp_path / "samples").mkdir()

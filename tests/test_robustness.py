@@ -61,6 +61,8 @@ def _state_leaves(state):
     ("dataset.num_train_examples", -1, "num_train_examples must be an integer >= 0"),
     ("model.latent_dim", 0, "latent_dim must be an integer >= 1"),
     ("eval.batch_size", 0, "eval.batch_size"),
+    ("eval.extractor", "incepton", "eval.extractor must be one of 'auto', 'classifier', "
+     "'inception', got 'incepton'"),
     ("optimizer_g.learning_rate", float("nan"), "learning_rate must be a finite number > 0"),
     ("optimizer_g.learning_rate", float("inf"), "learning_rate must be a finite number > 0"),
     ("train.max_checkpoints", 0, "max_checkpoints must be an integer >= 1"),  # bug 1
@@ -81,7 +83,8 @@ def test_every_numeric_field_of_the_base_config_has_a_rule():
   from gan_jax import config_checks  # pylint: disable=g-import-not-at-top
   leaves = config_checks.flatten(base.get_config())
   numeric = {k for k, v in leaves.items() if not isinstance(v, str)}
-  assert numeric == set(config_checks.RULES)
+  assert numeric == {k for k, r in config_checks.RULES.items() if r.kind is not str}
+  assert all(isinstance(leaves[k], str) for k, r in config_checks.RULES.items() if r.kind is str)
 
 
 def test_max_checkpoints_zero_keeps_existing_checkpoints(tmp_path):

@@ -98,6 +98,9 @@ def get_config() -> ml_collections.ConfigDict:
       num_samples=2000,       # generated (and real) samples per evaluation
       batch_size=500,         # generation batch
       classifier_cache_dir="",  # "" = $GAN_JAX_CACHE or ~/.cache/gan_jax/classifiers
+      extractor="auto",       # auto (in-domain CNN for MNIST-like data, else Inception) |
+                              # classifier | inception (the FID network; docs/inception.md)
+      inception_weights="",   # pytorch-fid's pt_inception-2015-12-05-6726825d.pth ("" = cache)
       modes_min_count=20,     # 2-D mixtures: samples within 3 std that make a mode covered
       modes_loose_num_std=10.0,  # 2-D mixtures: radius (in mode stds) of the loose count
   ))

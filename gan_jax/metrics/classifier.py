@@ -1,8 +1,9 @@
 """In-domain feature extractors: small CNN classifiers for MNIST / Fashion-MNIST.
 
-Inception weights cannot be downloaded here, and Inception features suit
-28x28 greyscale digits poorly anyway, so FID, KID, precision/recall and the
-classifier score use a small CNN trained on the dataset itself:
+Inception features suit 28x28 greyscale digits poorly, and its weights need
+the network once, so by default (`config.eval.extractor = 'auto'`) FID, KID,
+precision/recall and the classifier score of these datasets use a small CNN
+trained on the dataset itself (`metrics.inception` is the option):
 
   Conv(32, 3) - ReLU - MaxPool 2 - Conv(64, 3) - ReLU - MaxPool 2 -
   Dense(128) - ReLU [features] - Dense(10) [logits]
