@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from experiments import base
+from gan_jax.configs import base
 from gan_jax import cli, data, evaluation
 from gan_jax.errors import GanJaxError, WeightsIntegrityError, WeightsNotFoundError
 from gan_jax.metrics import inception, torch_pickle
