@@ -16,12 +16,15 @@ the returned penalty w.r.t. D's parameters (double backprop) through `d_fn`'s
 closure; norms use `optax.safe_norm`, so a zero input gradient gives finite
 parameter gradients.
 
-Weight convention (documented here once): penalties are returned unweighted
-and per example. The step multiplies by its weight: lambda for `wgan_gp`,
-`wgan_gp_one_sided`, `dragan`, `zero_centered` (lambda = 10 in WGAN-GP and
-DRAGAN), and gamma / 2 for `r1` and `r2`, i.e. R1 = gamma / 2 E||grad D||^2 as
-in Mescheder et al. 2018 (GAN_stability's `reg_param` omits the 1/2, so their
-reg_param 10 is our gamma 20).
+Weight convention: penalties are returned unweighted and per example, and
+each declares at registration (`register(name, weight_factor=...)`) the factor
+the step applies to `config.penalty.weight`: `penalty_coefficient(name,
+weight)`. Factor 1 (the weight is lambda) for `wgan_gp`, `wgan_gp_one_sided`,
+`dragan`, `zero_centered` (lambda = 10 in WGAN-GP and DRAGAN); factor 1/2
+(the weight is gamma, the step adds gamma / 2) for `r1`, `r2`, `r1_r2` and
+`roth`, i.e. R1 = gamma / 2 E||grad D||^2 as in Mescheder et al. 2018
+(GAN_stability's `reg_param` omits the 1/2, so their reg_param 10 is our
+gamma 20). A named penalty with weight 0 is refused by the config check.
 
   name               points x_hat                      per-example value
   none               -                                 0
@@ -31,10 +34,18 @@ reg_param 10 is our gamma 20).
   r1                 x_real                            ||g||^2
   r2                 x_fake                            ||g||^2
   zero_centered      eps x_real + (1 - eps) x_fake     ||g||^2
+  r1_r2              x_real and x_fake                 ||g_real||^2 + ||g_fake||^2
+  roth               x_real and x_fake                 (1 - s(x_real))^2 ||g_real||^2
+                                                       + s(x_fake)^2 ||g_fake||^2
 
 with g = grad_x D(x_hat), eps ~ U[0, 1] per example, and ||.|| the l2 norm
 over all non-batch axes. `zero_centered` is the zero-centred penalty on
 interpolates (Roth et al. 2017 style, "GP-0" of Thanh-Tung et al. 2019).
+
+`roth` is Roth et al. (2017)'s penalty for a logistic D, s = sigmoid(D): the
+squared input gradient of the logits weighted by how wrong D is at each point
+(nothing stopped: the weights are differentiated too); the Dirac-GAN lab's
+"Gradient penalty" row.
 
 DRAGAN (Kodali et al. 2017): the perturbation follows the authors' reference
 code: delta = 0.5 * std(x_real) * u with u ~ U[0, 1] elementwise and std the
@@ -66,14 +77,39 @@ class Penalty(Protocol):
 
 
 PENALTIES: Registry[Penalty] = Registry("gradient penalty")
+_WEIGHT_FACTORS: dict[str, float] = {}
+
+
+def register(name: str, *, weight_factor: float = 1.0) -> Callable[[Penalty], Penalty]:
+  """Decorator: registers a penalty under `name`; the step adds
+  `weight_factor * config.penalty.weight * mean(penalty)`."""
+  def add(fn: Penalty) -> Penalty:
+    PENALTIES.register(name, fn)
+    _WEIGHT_FACTORS[name] = weight_factor
+    return fn
+  return add
+
+
+def penalty_coefficient(name: str, weight: float) -> float:
+  """The factor the step multiplies the mean penalty by: weight_factor * weight.
+
+  Raises:
+    ValueError: unknown name, or a penalty put into PENALTIES without `register`
+      (which declares its weight convention).
+  """
+  PENALTIES.get(name)
+  if name not in _WEIGHT_FACTORS:
+    raise ValueError(f"penalty {name!r} declares no weight convention: register it with "
+                     "penalties.register(name, weight_factor=...)")
+  return _WEIGHT_FACTORS[name] * weight
 
 
 def get_penalty(name: str) -> Penalty:
   """Returns the registered penalty function.
 
   Args:
-    name: one of `PENALTIES.names()`: dragan, none, r1, r2, wgan_gp,
-      wgan_gp_one_sided, zero_centered.
+    name: one of `PENALTIES.names()`: dragan, none, r1, r1_r2, r2, roth,
+      wgan_gp, wgan_gp_one_sided, zero_centered.
 
   Raises:
     ValueError: if `name` is unknown; the message lists the valid names.
@@ -203,7 +239,7 @@ def dragan_points(*, x_real: Array, key: Array) -> Array:
   return x_real + alpha * delta
 
 
-@PENALTIES.register("none")
+@register("none")
 def no_penalty(*, d_fn: DFn, x_real: Array, x_fake: Array,
                key: Array | None = None) -> Array:
   """Zeros [B]; D is not evaluated."""
@@ -212,7 +248,7 @@ def no_penalty(*, d_fn: DFn, x_real: Array, x_fake: Array,
   return jnp.zeros(x_real.shape[:1], x_real.dtype)
 
 
-@PENALTIES.register("wgan_gp")
+@register("wgan_gp")
 def wgan_gp(*, d_fn: DFn, x_real: Array, x_fake: Array,
             key: Array | None) -> Array:
   """Two-sided WGAN-GP (||grad D(x_hat)|| - 1)^2 on interpolates, [B]."""
@@ -221,7 +257,7 @@ def wgan_gp(*, d_fn: DFn, x_real: Array, x_fake: Array,
   return jnp.square(_gradient_norms(d_fn=d_fn, x=x_hat) - 1.0)
 
 
-@PENALTIES.register("wgan_gp_one_sided")
+@register("wgan_gp_one_sided")
 def wgan_gp_one_sided(*, d_fn: DFn, x_real: Array, x_fake: Array,
                       key: Array | None) -> Array:
   """One-sided max(0, ||grad D(x_hat)|| - 1)^2 on interpolates, [B]."""
@@ -230,7 +266,7 @@ def wgan_gp_one_sided(*, d_fn: DFn, x_real: Array, x_fake: Array,
   return jnp.square(jax.nn.relu(_gradient_norms(d_fn=d_fn, x=x_hat) - 1.0))
 
 
-@PENALTIES.register("dragan")
+@register("dragan")
 def dragan(*, d_fn: DFn, x_real: Array, x_fake: Array,
            key: Array | None) -> Array:
   """DRAGAN (||grad D(x_real + alpha delta)|| - 1)^2, [B]; x_fake unused."""
@@ -240,7 +276,7 @@ def dragan(*, d_fn: DFn, x_real: Array, x_fake: Array,
   return jnp.square(_gradient_norms(d_fn=d_fn, x=x_hat) - 1.0)
 
 
-@PENALTIES.register("r1")
+@register("r1", weight_factor=0.5)
 def r1(*, d_fn: DFn, x_real: Array, x_fake: Array,
        key: Array | None = None) -> Array:
   """R1 without its weight: ||grad D(x_real)||^2, [B]; x_fake, key unused."""
@@ -249,7 +285,7 @@ def r1(*, d_fn: DFn, x_real: Array, x_fake: Array,
   return _squared_gradient_norms(d_fn=d_fn, x=x_real)
 
 
-@PENALTIES.register("r2")
+@register("r2", weight_factor=0.5)
 def r2(*, d_fn: DFn, x_real: Array, x_fake: Array,
        key: Array | None = None) -> Array:
   """R2 without its weight: ||grad D(x_fake)||^2, [B]; x_real, key unused."""
@@ -258,10 +294,31 @@ def r2(*, d_fn: DFn, x_real: Array, x_fake: Array,
   return _squared_gradient_norms(d_fn=d_fn, x=x_fake)
 
 
-@PENALTIES.register("zero_centered")
+@register("zero_centered")
 def zero_centered(*, d_fn: DFn, x_real: Array, x_fake: Array,
                   key: Array | None) -> Array:
   """Zero-centred ||grad D(x_hat)||^2 on interpolates, [B]."""
   _check_key(key, "zero_centered")
   x_hat = interpolates(x_real=x_real, x_fake=x_fake, key=key)
   return _squared_gradient_norms(d_fn=d_fn, x=x_hat)
+
+
+@register("r1_r2", weight_factor=0.5)
+def r1_r2(*, d_fn: DFn, x_real: Array, x_fake: Array,
+          key: Array | None = None) -> Array:
+  """R1 + R2 without the weight: ||grad D(x_real)||^2 + ||grad D(x_fake)||^2, [B]."""
+  del key
+  _check_inputs(x_real, x_fake)
+  return _squared_gradient_norms(d_fn=d_fn, x=x_real) + _squared_gradient_norms(d_fn=d_fn,
+                                                                                 x=x_fake)
+
+
+@register("roth", weight_factor=0.5)
+def roth(*, d_fn: DFn, x_real: Array, x_fake: Array, key: Array | None = None) -> Array:
+  """Roth et al. 2017: (1 - s(x_r))^2 ||grad D(x_r)||^2 + s(x_f)^2 ||grad D(x_f)||^2, [B]."""
+  del key
+  _check_inputs(x_real, x_fake)
+  weight_real = jnp.square(1.0 - jax.nn.sigmoid(d_fn(x_real)))
+  weight_fake = jnp.square(jax.nn.sigmoid(d_fn(x_fake)))
+  return (weight_real * _squared_gradient_norms(d_fn=d_fn, x=x_real)
+          + weight_fake * _squared_gradient_norms(d_fn=d_fn, x=x_fake))

@@ -13,9 +13,9 @@ the objective (`losses`), the gradient penalty (`penalties`), the tricks
 Batch norm: G runs in train mode (batch statistics) in both updates; its
 running statistics are updated once per generator step, in the G update. D's
 batch-norm statistics, if D has any, are updated in each critic update.
-Penalty weight convention: for r1 / r2 the step adds gamma/2 * penalty (the
-paper's convention; GAN_stability's reg_param equals gamma/2 here), for every
-other penalty weight * penalty.
+Penalty weight: the step adds `penalties.penalty_coefficient(name, weight)`
+times the mean penalty; each penalty declares its factor (gamma/2 for r1, r2,
+r1_r2, roth; GAN_stability's reg_param equals gamma/2 here).
 RNG: named streams (`stream_key(state, "critic/0/objective/latents")`; the
 layouts are the `*_STREAMS` tuples below): `key = fold_in(state.rng,
 state.step)`, critic update i uses `fold_in(key, i)`, the generator update
@@ -53,12 +53,7 @@ from gan_jax import tricks
 from gan_jax.state import GANState
 
 Metrics = dict[str, jax.Array]
-HALF_WEIGHT_PENALTIES = ("r1", "r2")
-
-
-def penalty_coefficient(name: str, weight: float) -> float:
-  """The factor the step multiplies the mean penalty by (gamma/2 for R1/R2)."""
-  return weight / 2 if name in HALF_WEIGHT_PENALTIES else weight
+penalty_coefficient = penalties.penalty_coefficient  # each penalty declares its convention
 
 
 def _variables(params, batch_stats):
@@ -194,6 +189,10 @@ class StepSpec:
     t = config.tricks
     name = config.penalty.name
     penalty_fn = penalties.get_penalty(name)
+    if name != "none" and not config.penalty.weight:
+      raise ValueError(f"penalty {name!r} has weight 0, so it would cost its nested gradients "
+                       "and change nothing: set config.penalty.weight > 0, or "
+                       "penalty.name='none'")
     return cls(
         objective=losses.get_objective(config.objective), objective_name=config.objective,
         penalty_name=name, penalty_fn=None if name == "none" else penalty_fn,

@@ -10,7 +10,7 @@ from jax.test_util import check_grads
 
 from gan_jax import penalties
 
-NAMES = ["dragan", "none", "r1", "r2", "wgan_gp", "wgan_gp_one_sided",
+NAMES = ["dragan", "none", "r1", "r1_r2", "r2", "roth", "wgan_gp", "wgan_gp_one_sided",
          "zero_centered"]
 SHAPE = (4, 3, 2, 2)  # [B, H, W, C]: norms must run over all non-batch axes.
 
@@ -50,7 +50,11 @@ def test_linear_critic_closed_forms(norm):
       "r1": norm ** 2, "r2": norm ** 2, "zero_centered": norm ** 2,
       "wgan_gp": (norm - 1) ** 2, "dragan": (norm - 1) ** 2,
       "wgan_gp_one_sided": max(0.0, norm - 1) ** 2,
+      "r1_r2": 2 * norm ** 2,
   }
+  sigmoid = lambda v: 1 / (1 + np.exp(-np.asarray(v, np.float64)))
+  expected_roth = ((1 - sigmoid(d_fn(x_real))) ** 2 + sigmoid(d_fn(x_fake)) ** 2) * norm ** 2
+  np.testing.assert_allclose(got["roth"], expected_roth, rtol=1e-5)
   for name, value in expected.items():
     np.testing.assert_allclose(got[name], np.full(SHAPE[0], value),
                                atol=1e-5, err_msg=name)
@@ -104,6 +108,14 @@ def test_gradient_penalties_match_finite_differences_on_tanh_mlp():
     one_sided = penalties.wgan_gp_one_sided(**same)
     zc = penalties.zero_centered(**same)
     grads = penalties.input_gradients(d_fn=d_fn, x=x_real)
+    fd_fake_sq = np.sum(_central_difference_gradients(d_fn, x_fake).reshape(SHAPE[0], -1) ** 2,
+                        axis=1)
+    both = penalties.r1_r2(d_fn=d_fn, x_real=x_real, x_fake=x_fake, key=None)
+    roth = penalties.roth(d_fn=d_fn, x_real=x_real, x_fake=x_fake, key=None)
+    s_real, s_fake = (np.asarray(jax.nn.sigmoid(d_fn(x))) for x in (x_real, x_fake))
+  np.testing.assert_allclose(both, fd_sq + fd_fake_sq, rtol=1e-7)
+  np.testing.assert_allclose(roth, (1 - s_real) ** 2 * fd_sq + s_fake ** 2 * fd_fake_sq,
+                             rtol=1e-7)
   np.testing.assert_allclose(grads.reshape(SHAPE[0], -1), fd, rtol=1e-7,
                              atol=1e-9)
   np.testing.assert_allclose(r1, fd_sq, rtol=1e-7)
@@ -120,7 +132,7 @@ def test_penalty_gradients_wrt_params_match_finite_differences():
     params, apply = _mlp_critic()
     x_real, x_fake = _batches(seed=6, dtype=jnp.float64)
     key = jax.random.PRNGKey(7)
-    for name in ("r1", "wgan_gp", "dragan"):
+    for name in ("r1", "wgan_gp", "dragan", "r1_r2", "roth"):
       penalty = penalties.get_penalty(name)
       loss = lambda p: penalty(d_fn=lambda x: apply(p, x), x_real=x_real,
                                x_fake=x_fake, key=key).mean()
@@ -205,3 +217,16 @@ def test_check_penalty_compatible():
   with pytest.raises(ValueError, match="'wgan_gp'"):
     penalties.check_penalty_compatible(with_bn, penalty_name="wgan_gp")
   penalties.check_penalty_compatible(with_bn, penalty_name="none")
+
+
+def test_each_penalty_declares_its_weight_convention(monkeypatch):
+  for name in ("r1", "r2", "r1_r2", "roth"):  # gamma: the step adds gamma / 2
+    assert penalties.penalty_coefficient(name, 10.0) == 5.0, name
+  for name in ("wgan_gp", "wgan_gp_one_sided", "dragan", "zero_centered"):  # lambda
+    assert penalties.penalty_coefficient(name, 10.0) == 10.0, name
+  with pytest.raises(ValueError, match="Unknown gradient penalty"):
+    penalties.penalty_coefficient("gp", 1.0)
+  # Put into the registry without `register`: no convention, so no silent default.
+  monkeypatch.setitem(penalties.PENALTIES._items, "undeclared", penalties.r1)  # pylint: disable=protected-access
+  with pytest.raises(ValueError, match="declares no weight convention"):
+    penalties.penalty_coefficient("undeclared", 1.0)

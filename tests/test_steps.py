@@ -77,7 +77,7 @@ def test_batch_norm_discriminator_trains_without_penalty():
   assert state.d_batch_stats and np.isfinite(history[-1]["d/loss"])
 
 
-@pytest.mark.parametrize("penalty", ["wgan_gp", "r1", "r2", "dragan", "zero_centered"])
+@pytest.mark.parametrize("penalty", ["wgan_gp", "r1", "r2", "dragan", "zero_centered", "r1_r2", "roth"])
 def test_penalties_enter_the_critic_loss(penalty):
   config = _ring_config("wasserstein", **{"penalty.name": penalty, "penalty.weight": 10.0,
                                           "num_critic_steps": 2})
@@ -89,6 +89,8 @@ def test_r1_weight_convention_is_gamma_over_two():
   assert steps.penalty_coefficient("r1", 10.0) == 5.0
   assert steps.penalty_coefficient("r2", 10.0) == 5.0
   assert steps.penalty_coefficient("wgan_gp", 10.0) == 10.0
+  with pytest.raises(ValueError, match="weight 0"):
+    steps.make_train_step(_ring_config(**{"penalty.name": "r1", "penalty.weight": 0.0}))
 
 
 def test_r1_step_equals_manual_gradient():

@@ -38,7 +38,7 @@ Methods (`METHODS`, unknown names raise `ValueError`):
   gp_roth          `non_saturating` + gamma/2 * Roth et al.'s (2017) weighted
                    zero-centred penalty (1 - D(x))^2 ||grad psi(x)||^2 on data
                    plus D(G(z))^2 ||grad psi(x)||^2 on samples (D = sigmoid of
-                   the logit), built from the `r1` and `r2` penalties. Mescheder
+                   the logit): the `roth` penalty training uses. Mescheder
                    et al. analyse it in the Dirac case as a plain
                    gamma/2 ||grad D||^2 at the data / generated points; with the
                    weights (1/4 each at the equilibrium) the eigenvalues are
@@ -47,7 +47,7 @@ Methods (`METHODS`, unknown names raise `ValueError`):
                    penalty ||grad D||^2 on interpolates (the paper's
                    simplification of Roth's penalty: same eigenvalues as R1).
   r1, r2           `non_saturating` + gamma/2 * `r1` / `r2` (the step's weight
-                   convention, `gan_jax.steps.penalty_coefficient`).
+                   convention, `gan_jax.penalties.penalty_coefficient`).
 
 The regularized methods use `non_saturating` (as GAN_stability and the 2-D
 follow-up do); near the equilibrium it has the same Jacobian as `minimax`.
@@ -72,7 +72,6 @@ import numpy as np
 
 from gan_jax import losses
 from gan_jax import penalties
-from gan_jax import steps as steps_lib
 from gan_jax import transforms
 from gan_jax.registry import Registry
 
@@ -112,7 +111,7 @@ class Method:
     name: registry name.
     title: label for plots and tables.
     objective: a `gan_jax.losses` objective name.
-    penalty: a `gan_jax.penalties` name, or "gp_roth" (Roth's weighted form).
+    penalty: a `gan_jax.penalties` name (the registry's, as training uses them).
     instance_noise: take D's losses in expectation over Gaussian input noise.
     consensus: apply consensus optimization to the field.
     weight_clip: project psi onto [-clip, clip] after each D update.
@@ -146,7 +145,7 @@ for _method in (
     Method("consensus", "Consensus optimization", "non_saturating",
            consensus=True, paper_converges=True),
     Method("gp_roth", "Gradient penalty (Roth)", "non_saturating",
-           penalty="gp_roth", paper_converges=True),
+           penalty="roth", paper_converges=True),
     Method("zero_centered", "Zero-centred GP", "non_saturating",
            penalty="zero_centered", paper_converges=True),
     Method("r1", "R1", "non_saturating", penalty="r1", paper_converges=True),
@@ -191,31 +190,13 @@ def _noise(method: Method, hparams: Hparams, dtype) -> tuple[Array, Array]:
           jnp.asarray(weights / weights.sum(), dtype))
 
 
-def _gp_roth(*, d_fn, x_real: Array, x_fake: Array, key: Array | None) -> Array:
-  """Roth et al.: (1 - D(x))^2 ||grad||^2 + D(G(z))^2 ||grad||^2 per pair, [B].
-
-  D = sigmoid(logits); the squared gradient norms are the project's `r1` and
-  `r2` penalties. Nothing is stopped: the weights are differentiated too.
-  """
-  on_data = penalties.get_penalty("r1")(
-      d_fn=d_fn, x_real=x_real, x_fake=x_fake, key=key)
-  on_fake = penalties.get_penalty("r2")(
-      d_fn=d_fn, x_real=x_real, x_fake=x_fake, key=key)
-  weight_data = jnp.square(1.0 - jax.nn.sigmoid(d_fn(x_real)))
-  weight_fake = jnp.square(jax.nn.sigmoid(d_fn(x_fake)))
-  return weight_data * on_data + weight_fake * on_fake
-
-
 def _penalty_term(method: Method, hparams: Hparams, theta: Array,
                   psi: Array) -> Array:
   """The weighted penalty in D's loss at (theta, psi), a scalar."""
   if method.penalty == "none":
     return jnp.zeros((), theta.dtype)
-  if method.penalty == "gp_roth":
-    penalty_fn, coefficient = _gp_roth, hparams.gamma / 2
-  else:
-    penalty_fn = penalties.get_penalty(method.penalty)
-    coefficient = steps_lib.penalty_coefficient(method.penalty, hparams.gamma)
+  penalty_fn = penalties.get_penalty(method.penalty)
+  coefficient = penalties.penalty_coefficient(method.penalty, hparams.gamma)
   x_real = jnp.zeros((1, 1), theta.dtype)
   x_fake = jnp.reshape(theta, (1, 1))
   value = penalty_fn(d_fn=dirac_discriminator(psi), x_real=x_real,
