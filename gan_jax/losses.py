@@ -6,6 +6,13 @@ Conventions: D maximises V, so `d_loss` is what the discriminator minimises and
 (the step takes the mean). `d_loss` pairs real example i with fake example i,
 so both batches must have the same size B.
 
+Label smoothing (one-sided, Salimans et al. 2016) is the real target 1 - eps
+inside an objective's own D loss, for those whose D loss names
+`label_smoothing`: the logistic ones (real term -(1-eps) log D(x) - eps
+log(1 - D(x))) and least squares (b = 1 - eps). Convention: eps is the
+distance of the target from 1; TF-GAN's `one_sided_label_smoothing=0.25` mixes
+the label with 0.5 (target 0.875), which is eps = 0.125 here.
+
   name            d_loss(real r, fake f)      g_loss(fake f)   threshold
   minimax         softplus(-r) + softplus(f)  -softplus(f)     0
   non_saturating  softplus(-r) + softplus(f)  softplus(-f)     0
@@ -96,15 +103,25 @@ class Objective:
   statistic: Callable[[Array], Array] = _identity
 
   @property
+  def smoothable(self) -> bool:
+    """Whether D's loss takes one-sided label smoothing (a real-vs-fake target)."""
+    return "label_smoothing" in inspect.signature(self.d_loss).parameters
+
+  @property
   def g_uses_real(self) -> bool:
     """Whether G's loss needs D(real) (a relativistic objective)."""
     return "real_logits" in inspect.signature(self.g_loss).parameters
 
   def d_losses(self, *, real_logits: Array, fake_logits: Array,
-               batch_mean: Callable[[Array], Array] = jnp.mean) -> Array:
-    """D's per-example loss [B]."""
+               batch_mean: Callable[[Array], Array] = jnp.mean,
+               label_smoothing: float = 0.0) -> Array:
+    """D's per-example loss [B]; `label_smoothing` > 0 needs a `smoothable` objective."""
+    if label_smoothing and not self.smoothable:
+      raise ValueError(f"label smoothing needs a real/fake target; objective {self.name!r} "
+                       f"has none. Valid objectives: {', '.join(smoothable_objectives())}")
     return _call_with_what_it_takes(self.d_loss, real_logits=real_logits,
-                                    fake_logits=fake_logits, batch_mean=batch_mean)
+                                    fake_logits=fake_logits, batch_mean=batch_mean,
+                                    label_smoothing=label_smoothing)
 
   def g_losses(self, *, fake_logits: Array, real_logits: Array | None = None,
                batch_mean: Callable[[Array], Array] = jnp.mean) -> Array:
@@ -128,6 +145,11 @@ class Objective:
 
 
 OBJECTIVES: Registry[Objective] = Registry("objective")
+
+
+def smoothable_objectives() -> list[str]:
+  """The objectives whose D loss takes a label-smoothing target."""
+  return [n for n in OBJECTIVES.names() if OBJECTIVES.get(n).smoothable]
 
 
 def get_objective(name: str) -> Objective:
@@ -161,10 +183,18 @@ def _check_logits(**logits: Array) -> None:
 # --- Logistic objectives (D = sigmoid(logits)) --------------------------------
 
 
-def _logistic_d_loss(*, real_logits: Array, fake_logits: Array) -> Array:
-  """-log D(x) - log(1 - D(G(z))) = softplus(-r) + softplus(f); [B] -> [B]."""
+def _logistic_d_loss(*, real_logits: Array, fake_logits: Array,
+                     label_smoothing: float = 0.0) -> Array:
+  """-log D(x) - log(1 - D(G(z))) = softplus(-r) + softplus(f); [B] -> [B].
+
+  With one-sided label smoothing eps the real target is 1 - eps:
+  -(1 - eps) log D(x) - eps log(1 - D(x)) - log(1 - D(G(z))).
+  """
   _check_logits(real_logits=real_logits, fake_logits=fake_logits)
-  return jax.nn.softplus(-real_logits) + jax.nn.softplus(fake_logits)
+  real = jax.nn.softplus(-real_logits)
+  if label_smoothing:
+    real = (1 - label_smoothing) * real + label_smoothing * jax.nn.softplus(real_logits)
+  return real + jax.nn.softplus(fake_logits)
 
 
 def _minimax_g_loss(*, fake_logits: Array) -> Array:
@@ -200,10 +230,11 @@ def _critic_g_loss(*, fake_logits: Array) -> Array:
   return -fake_logits
 
 
-def _least_squares_d_loss(*, real_logits: Array, fake_logits: Array) -> Array:
-  """LSGAN D: (D(x) - 1)^2 / 2 + D(G(z))^2 / 2; [B] -> [B]."""
+def _least_squares_d_loss(*, real_logits: Array, fake_logits: Array,
+                          label_smoothing: float = 0.0) -> Array:
+  """LSGAN D: (D(x) - b)^2 / 2 + D(G(z))^2 / 2, b = 1 - label_smoothing; [B] -> [B]."""
   _check_logits(real_logits=real_logits, fake_logits=fake_logits)
-  return 0.5 * jnp.square(real_logits - 1.0) + 0.5 * jnp.square(fake_logits)
+  return 0.5 * jnp.square(real_logits - (1.0 - label_smoothing)) + 0.5 * jnp.square(fake_logits)
 
 
 def _least_squares_g_loss(*, fake_logits: Array) -> Array:

@@ -93,9 +93,9 @@ def _check_config(config: ml_collections.ConfigDict) -> None:
   if config.model.minibatch_kernels and config.penalty.name != "none":
     raise ValueError(f"penalty {config.penalty.name!r} needs per-example input gradients, but "
                      "minibatch discrimination mixes the examples of a batch; drop one")
-  if t.label_smoothing and config.objective not in tricks.SMOOTHABLE_OBJECTIVES:
+  if t.label_smoothing and not losses.get_objective(config.objective).smoothable:
     raise ValueError(f"label smoothing needs a real/fake target; objective {config.objective!r} "
-                     f"has none. Valid objectives: {', '.join(tricks.SMOOTHABLE_OBJECTIVES)}")
+                     f"has none. Valid objectives: {', '.join(losses.smoothable_objectives())}")
 
 
 # --- named RNG streams -----------------------------------------------------------------------
@@ -250,11 +250,9 @@ def _batch_mean(spec: StepSpec, x: jax.Array) -> jax.Array:
 
 def _objective_d_loss(spec: StepSpec, real_logits: jax.Array,
                       fake_logits: jax.Array) -> jax.Array:
-  if spec.label_smoothing:
-    return tricks.smoothed_d_loss(spec.objective_name, real_logits=real_logits,
-                                  fake_logits=fake_logits, eps=spec.label_smoothing)
   return spec.objective.d_losses(real_logits=real_logits, fake_logits=fake_logits,
-                                 batch_mean=functools.partial(_batch_mean, spec))
+                                 batch_mean=functools.partial(_batch_mean, spec),
+                                 label_smoothing=spec.label_smoothing)
 
 
 def d_objective(spec: StepSpec, state: GANState, d_params, g_params, real: jax.Array,

@@ -1,10 +1,5 @@
 """Training tricks as pure functions; the step switches each on from `config.tricks`.
 
-  label smoothing        one-sided: D's target on real data is 1 - eps (fakes
-                         stay 0). Convention: eps here is the distance of the
-                         target from 1. TF-GAN's `one_sided_label_smoothing=0.25`
-                         mixes the label with 0.5 (target 1 - 0.25/2 = 0.875),
-                         which is eps = 0.125 here.
   instance noise         N(0, s_t^2) added to every input D sees (real and
                          fake, in both updates), s_t annealed linearly to 0.
   feature matching       G minimises ||E f(x) - E f(G(z))||^2 over D's
@@ -14,7 +9,8 @@
                          field (grad_theta L_G, grad_psi L_D) (Mescheder 2017).
   generator EMA          theta_ema <- d theta_ema + (1 - d) theta after each G
                          update from `start` on (theta_ema = theta before).
-Unrolling (Metz et al. 2017) needs the networks and lives in `steps.py`;
+Label smoothing is the real target inside the objectives' own D losses
+(`gan_jax.losses`). Unrolling (Metz et al. 2017) needs the networks and lives in `steps.py`;
 minibatch discrimination and virtual batch norm are layers in `models/`.
 """
 
@@ -27,31 +23,6 @@ import jax.numpy as jnp
 
 Array = jax.Array
 PyTree = Any
-
-# Objectives whose D is a classifier of real vs fake, with the real-data loss
-# as a function of the target label t: logistic (cross-entropy) or LSGAN.
-LOGISTIC_OBJECTIVES = ("minimax", "non_saturating", "max_likelihood")
-SMOOTHABLE_OBJECTIVES = (*LOGISTIC_OBJECTIVES, "least_squares")
-
-
-def smoothed_d_loss(objective: str, *, real_logits: Array, fake_logits: Array,
-                    eps: float) -> Array:
-  """D loss with one-sided label smoothing: real target 1 - eps. [B], [B] -> [B].
-
-  Logistic: -(1-eps) log D(x) - eps log(1-D(x)) - log(1-D(G(z))).
-  Least squares: (D(x) - (1-eps))^2 / 2 + D(G(z))^2 / 2.
-
-  Raises:
-    ValueError: for objectives without a real-vs-fake target (e.g. wasserstein).
-  """
-  if objective in LOGISTIC_OBJECTIVES:
-    real = (1 - eps) * jax.nn.softplus(-real_logits) + eps * jax.nn.softplus(real_logits)
-    return real + jax.nn.softplus(fake_logits)
-  if objective == "least_squares":
-    return 0.5 * jnp.square(real_logits - (1 - eps)) + 0.5 * jnp.square(fake_logits)
-  raise ValueError(f"label smoothing needs a real/fake target; objective {objective!r} has "
-                   f"none. Valid objectives: {', '.join(SMOOTHABLE_OBJECTIVES)}")
-
 
 def instance_noise_std(step: Array, *, std: float, anneal_steps: int) -> Array:
   """s_t = std * max(0, 1 - step / anneal_steps); constant std if anneal_steps = 0."""

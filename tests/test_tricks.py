@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from experiments import toy_ring
-from gan_jax import data, steps, tricks
+from gan_jax import data, losses, steps, tricks
 from gan_jax.state import create_state
 
 
@@ -40,20 +40,29 @@ def test_label_smoothing_moves_ds_optimum_on_real_data_to_one_minus_eps(objectiv
   eps = 0.1
   grid = jnp.linspace(-6, 6, 120001)
   fake = -50.0 if objective == "non_saturating" else 0.0  # fake term ~0 either way
-  loss = tricks.smoothed_d_loss(objective, real_logits=grid, fake_logits=jnp.full_like(grid, fake),
-                                eps=eps)
+  loss = losses.get_objective(objective).d_losses(
+      real_logits=grid, fake_logits=jnp.full_like(grid, fake), label_smoothing=eps)
   best = grid[jnp.argmin(loss)]
   d_value = jax.nn.sigmoid(best) if objective == "non_saturating" else best
   assert float(d_value) == pytest.approx(1 - eps, abs=1e-3)
 
 
-def test_label_smoothing_zero_is_the_plain_loss_and_wasserstein_is_refused():
+def test_label_smoothing_is_the_objectives_own_target_and_wasserstein_is_refused():
   r, f = jnp.array([0.3, -1.0]), jnp.array([2.0, -0.5])
+  minimax = losses.get_objective("minimax")
+  np.testing.assert_array_equal(minimax.d_losses(real_logits=r, fake_logits=f, label_smoothing=0.0),
+                                minimax.d_loss(real_logits=r, fake_logits=f))
+  eps = 0.2  # -(1 - eps) log D(x) - eps log(1 - D(x)) - log(1 - D(G(z)))
+  d_real, d_fake = jax.nn.sigmoid(r), jax.nn.sigmoid(f)
   np.testing.assert_allclose(
-      tricks.smoothed_d_loss("minimax", real_logits=r, fake_logits=f, eps=0.0),
-      jax.nn.softplus(-r) + jax.nn.softplus(f), rtol=1e-6)
+      minimax.d_losses(real_logits=r, fake_logits=f, label_smoothing=eps),
+      -(1 - eps) * jnp.log(d_real) - eps * jnp.log(1 - d_real) - jnp.log(1 - d_fake), rtol=1e-6)
+  assert set(losses.smoothable_objectives()) == {"minimax", "non_saturating", "max_likelihood",
+                                                 "least_squares"}
   with pytest.raises(ValueError, match="label smoothing needs a real/fake target"):
     steps.make_train_step(_config("wasserstein", label_smoothing=0.1))
+  with pytest.raises(ValueError, match="label smoothing needs a real/fake target"):
+    losses.get_objective("hinge").d_losses(real_logits=r, fake_logits=f, label_smoothing=0.1)
 
 
 # --- instance noise ----------------------------------------------------------
