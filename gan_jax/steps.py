@@ -101,11 +101,10 @@ def _check_config(config: ml_collections.ConfigDict) -> None:
 # --- named RNG streams -----------------------------------------------------------------------
 
 # Each update splits its key into these streams, in this order.
-D_UPDATE_STREAMS = ("objective", "penalty", "consensus")
-G_UPDATE_STREAMS = ("objective", "unroll", "consensus")
+D_UPDATE_STREAMS = ("objective", "penalty", "terms")
+G_UPDATE_STREAMS = ("objective", "unroll", "terms")
 D_OBJECTIVE_STREAMS = ("latents", "dropout_real", "dropout_fake", "noise_real", "noise_fake")
 G_OBJECTIVE_STREAMS = ("latents", "dropout_fake", "noise", "dropout_real")
-CONSENSUS_STREAMS = ("d", "g")
 
 
 def named_keys(key: jax.Array, names: tuple[str, ...]) -> dict[str, jax.Array]:
@@ -140,8 +139,6 @@ def stream_key(state: GANState, path: str, *, num_critic_steps: int = 1) -> jax.
   layouts = [D_UPDATE_STREAMS if parts[0] == "critic" else G_UPDATE_STREAMS]
   if len(parts) > n + 1 and parts[n] == "objective":
     layouts.append(D_OBJECTIVE_STREAMS if parts[0] == "critic" else G_OBJECTIVE_STREAMS)
-  elif len(parts) > n + 1 and parts[n] == "consensus":
-    layouts.append(CONSENSUS_STREAMS)
   for name, layout in zip(parts[n:], layouts):
     if name not in layout:
       raise ValueError(f"Unknown stream {name!r} in {path!r}; valid: {', '.join(layout)}")
@@ -157,10 +154,12 @@ def stream_key(state: GANState, path: str, *, num_critic_steps: int = 1) -> jax.
 class StepSpec:
   """What the step reads from the config, resolved and validated once.
 
-  Attributes mirror the config fields of the same names (`tricks.*` flattened);
-  `objective` and `penalty_fn` are the registry entries (`penalty_fn` None for
-  "none"), `penalty_coefficient` the factor of the mean penalty, `axis_name`
-  the device axis under data parallelism (None on one device).
+  Attributes mirror the config fields of the same names; `objective` and
+  `penalty_fn` are the registry entries (`penalty_fn` None for "none"),
+  `penalty_coefficient` the factor of the mean penalty, `tricks` the
+  `config.tricks` dict and `loss_terms` / `input_transforms` / `state_updates`
+  the registered tricks it switches on (`gan_jax.tricks`), `axis_name` the
+  device axis under data parallelism (None on one device).
   """
   objective: losses.Objective
   objective_name: str
@@ -174,11 +173,11 @@ class StepSpec:
   instance_noise_std: float
   instance_noise_anneal_steps: int
   feature_matching: bool
-  historical_averaging: float
   unrolled_steps: int
-  consensus: float
-  ema_decay: float
-  ema_start: int
+  tricks: dict
+  loss_terms: tuple[tricks.Trick, ...]
+  input_transforms: tuple[tricks.Trick, ...]
+  state_updates: tuple[tricks.Trick, ...]
   axis_name: str | None = None
 
   @classmethod
@@ -187,6 +186,7 @@ class StepSpec:
     """Raises ValueError for unknown names or impossible combinations."""
     _check_config(config)
     t = config.tricks
+    tricks_dict = t.to_dict()
     name = config.penalty.name
     penalty_fn = penalties.get_penalty(name)
     if name != "none" and not config.penalty.weight:
@@ -201,9 +201,10 @@ class StepSpec:
         share_latents=config.share_latents, label_smoothing=t.label_smoothing,
         instance_noise_std=t.instance_noise_std,
         instance_noise_anneal_steps=t.instance_noise_anneal_steps,
-        feature_matching=t.feature_matching, historical_averaging=t.historical_averaging,
-        unrolled_steps=t.unrolled_steps, consensus=t.consensus, ema_decay=t.ema_decay,
-        ema_start=t.ema_start, axis_name=axis_name)
+        feature_matching=t.feature_matching, unrolled_steps=t.unrolled_steps,
+        tricks=tricks_dict, loss_terms=tricks.enabled(tricks_dict, "loss_term"),
+        input_transforms=tricks.enabled(tricks_dict, "input_transform"),
+        state_updates=tricks.enabled(tricks_dict, "state_update"), axis_name=axis_name)
 
 
 # --- device helpers --------------------------------------------------------------------------
@@ -237,8 +238,13 @@ def _noise_std(spec: StepSpec, state: GANState) -> jax.Array:
                                    anneal_steps=spec.instance_noise_anneal_steps)
 
 
-def _noisy(spec: StepSpec, x: jax.Array, key: jax.Array, std: jax.Array) -> jax.Array:
-  return x + std * _normal(spec, key, x.shape) if spec.instance_noise_std else x
+def _d_input(spec: StepSpec, state: GANState, x: jax.Array, key: jax.Array) -> jax.Array:
+  """An input D sees, through the switched-on input transforms (instance noise);
+  the first takes `key`, the i-th fold_in(key, i)."""
+  for i, trick in enumerate(spec.input_transforms):
+    x = trick.fn(x, key=key if i == 0 else jax.random.fold_in(key, i), step=state.step,
+                 tricks=spec.tricks, normal=functools.partial(_normal, spec))
+  return x
 
 
 # --- objectives of the two players -----------------------------------------------------------
@@ -265,12 +271,11 @@ def d_objective(spec: StepSpec, state: GANState, d_params, g_params, real: jax.A
   if fake is None:
     fake, _ = _apply(state.generator, g_params, state.g_batch_stats,
                      _latents(spec, k["latents"], real.shape[0]))
-  std = _noise_std(spec, state)
   real_logits, stats = _apply(state.discriminator, d_params, state.d_batch_stats,
-                              _noisy(spec, real, k["noise_real"], std),
+                              _d_input(spec, state, real, k["noise_real"]),
                               rng=_device_key(spec, k["dropout_real"]))
   fake_logits, stats = _apply(state.discriminator, d_params, stats,
-                              _noisy(spec, fake, k["noise_fake"], std),
+                              _d_input(spec, state, fake, k["noise_fake"]),
                               rng=_device_key(spec, k["dropout_fake"]))
   loss = _objective_d_loss(spec, real_logits, fake_logits).mean()
   return loss, (real_logits, fake_logits, stats, fake)
@@ -280,7 +285,7 @@ def g_loss_of_fakes(spec: StepSpec, state: GANState, fake: jax.Array, d_params,
                     real: jax.Array, keys: dict[str, jax.Array]) -> jax.Array:
   """G's objective as a function of its fakes [B, ...] (D at d_params);
   keys: G_OBJECTIVE_STREAMS (the latents are not used)."""
-  fake = _noisy(spec, fake, keys["noise"], _noise_std(spec, state))
+  fake = _d_input(spec, state, fake, keys["noise"])
   k_drop, k_real = _device_key(spec, keys["dropout_fake"]), _device_key(spec, keys["dropout_real"])
   # D's batch stats (if any) are not updated by the generator step.
   if spec.feature_matching:
@@ -294,8 +299,8 @@ def g_loss_of_fakes(spec: StepSpec, state: GANState, fake: jax.Array, d_params,
   if spec.objective.g_uses_real:
     # Instance noise on this real batch: a stream of its own, folded from G's noise key.
     real_logits, _ = _apply(state.discriminator, d_params, state.d_batch_stats,
-                            _noisy(spec, real, jax.random.fold_in(keys["noise"], 1),
-                                   _noise_std(spec, state)), rng=k_real)
+                            _d_input(spec, state, real, jax.random.fold_in(keys["noise"], 1)),
+                            rng=k_real)
   return spec.objective.g_losses(fake_logits=fake_logits, real_logits=real_logits,
                                  batch_mean=functools.partial(_batch_mean, spec)).mean()
 
@@ -310,13 +315,23 @@ def g_objective(spec: StepSpec, state: GANState, g_params, d_params, real: jax.A
   return g_loss_of_fakes(spec, state, fake, d_params, real, k), g_stats
 
 
-def _consensus(spec: StepSpec, state: GANState, g_params, d_params, real: jax.Array,
-               key: jax.Array) -> jax.Array:
-  """gamma * 1/2 ||v||^2 of the joint field at (g_params, d_params)."""
-  k = named_keys(key, CONSENSUS_STREAMS)
-  d_field = jax.grad(lambda p: d_objective(spec, state, p, g_params, real, k["d"])[0])(d_params)
-  g_field = jax.grad(lambda p: g_objective(spec, state, p, d_params, real, k["g"])[0])(g_params)
-  return spec.consensus * tricks.consensus_regularizer(g_field=g_field, d_field=d_field)
+def _loss_terms(spec: StepSpec, state: GANState, *, player: str, d_params, g_params,
+                real: jax.Array, key: jax.Array) -> jax.Array:
+  """The sum of the switched-on loss terms of `player` ("d" or "g"), a scalar."""
+  ctx = tricks.TermContext(
+      player=player, d_params=d_params, g_params=g_params, state=state, real=real, key=key,
+      tricks=spec.tricks,
+      d_objective=lambda d, g, k: d_objective(spec, state, d, g, real, k)[0],
+      g_objective=lambda g, d, k: g_objective(spec, state, g, d, real, k)[0])
+  total = jnp.zeros(())
+  mine = [trick for trick in spec.loss_terms if player in trick.players]
+  for i, trick in enumerate(mine):  # the first takes `key`, the i-th fold_in(key, i)
+    total += trick.fn(ctx if i == 0 else dataclasses.replace(ctx, key=jax.random.fold_in(key, i)))
+  return total
+
+
+def _has_terms(spec: StepSpec, player: str) -> bool:
+  return any(player in trick.players for trick in spec.loss_terms)
 
 
 # --- the updates -----------------------------------------------------------------------------
@@ -347,10 +362,9 @@ def d_update(spec: StepSpec, state: GANState, real: jax.Array, key: jax.Array,
       pen = spec.penalty_fn(d_fn=d_fn, x_real=real, x_fake=fakes,
                             key=_device_key(spec, k["penalty"])).mean()
       total += spec.penalty_coefficient * pen
-    if spec.historical_averaging:
-      total += spec.historical_averaging * tricks.sq_distance(d_params, state.d_history)
-    if spec.consensus:
-      total += _consensus(spec, state, g_params, d_params, real, k["consensus"])
+    if _has_terms(spec, "d"):
+      total += _loss_terms(spec, state, player="d", d_params=d_params, g_params=g_params,
+                           real=real, key=k["terms"])
     return total, (obj, pen, real_logits, fake_logits, stats)
 
   grads, (obj, pen, real_logits, fake_logits, stats) = jax.grad(
@@ -388,8 +402,9 @@ def g_update(spec: StepSpec, state: GANState, batch: jax.Array, key: jax.Array,
   k = named_keys(key, G_UPDATE_STREAMS)
   real = batch[-1]
 
-  def history_term(g_params):
-    return spec.historical_averaging * tricks.sq_distance(g_params, state.g_history)
+  def terms(g_params):
+    return _loss_terms(spec, state, player="g", d_params=jax.lax.stop_gradient(state.d_params),
+                       g_params=g_params, real=real, key=k["terms"])
 
   def loss_fn(g_params):
     d_params = state.d_params
@@ -397,11 +412,8 @@ def g_update(spec: StepSpec, state: GANState, batch: jax.Array, key: jax.Array,
       d_params = _unrolled_d_params(spec, state, g_params, batch, k["unroll"])
     loss, g_stats = g_objective(spec, state, g_params, d_params, real, k["objective"])
     total = loss
-    if spec.historical_averaging:
-      total += history_term(g_params)
-    if spec.consensus:
-      total += _consensus(spec, state, g_params, jax.lax.stop_gradient(state.d_params), real,
-                          k["consensus"])
+    if _has_terms(spec, "g"):
+      total += terms(g_params)
     return total, (loss, g_stats)
 
   if shared is None:
@@ -412,15 +424,12 @@ def g_update(spec: StepSpec, state: GANState, batch: jax.Array, key: jax.Array,
     loss, fake_grad = jax.value_and_grad(
         lambda f: g_loss_of_fakes(spec, state, f, state.d_params, real, keys))(fake)
     (grads,) = g_vjp(fake_grad)
-    if spec.historical_averaging:
-      grads = jax.tree.map(jnp.add, grads, jax.grad(history_term)(state.g_params))
+    if _has_terms(spec, "g"):
+      grads = jax.tree.map(jnp.add, grads, jax.grad(terms)(state.g_params))
   grads = _mean_over_devices(spec, grads)
   updates, g_opt_state = state.g_tx.update(grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, updates)
   state = state.replace(g_params=g_params, g_opt_state=g_opt_state, g_batch_stats=g_stats)
-  if state.ema_params is not None:
-    state = state.replace(ema_params=tricks.ema_update(
-        state.ema_params, g_params, decay=spec.ema_decay, step=state.step, start=spec.ema_start))
   return state, _mean_over_devices(spec, {"g/loss": loss, "g/grad_norm": optax.tree.norm(grads)})
 
 
@@ -452,12 +461,8 @@ def train_step(spec: StepSpec, state: GANState, batch: jax.Array) -> tuple[GANSt
   metrics = jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *d_metrics)
   key = update_key(state, "generator", num_critic_steps=k)
   state, g_metrics = g_update(spec, state, batch, key, shared)
-  if state.g_history is not None:
-    # Means over the parameters after updates 0..step (initial ones included).
-    count = state.step + 1
-    state = state.replace(
-        g_history=tricks.running_mean(state.g_history, state.g_params, count=count),
-        d_history=tricks.running_mean(state.d_history, state.d_params, count=count))
+  for trick in spec.state_updates:  # EMA, historical means: the step not yet advanced
+    state = trick.fn(state, tricks=spec.tricks)
   if spec.instance_noise_std:
     metrics["d/instance_noise_std"] = _noise_std(spec, state)
   return state.replace(step=state.step + 1), {**metrics, **g_metrics}

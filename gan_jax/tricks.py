@@ -1,4 +1,16 @@
-"""Training tricks as pure functions; the step switches each on from `config.tricks`.
+"""Training tricks as pure functions, and the registry the step composes them from.
+
+A registered trick is one pure function plus one `register` line naming its
+kind and the `config.tricks` field that switches it on (a non-zero value):
+  loss_term        `fn(ctx: TermContext) -> []`, added to the loss of each
+                   player in `players` (after the objective and the penalty).
+  input_transform  `fn(x, *, key, step, tricks, normal) -> x`, applied to every
+                   input D sees, in both updates (`normal(key, shape)` draws
+                   N(0, 1) as the global batch's slice under data parallelism).
+  state_update     `fn(state, *, tricks) -> state`, applied after the
+                   generator update (the step counter not yet advanced).
+`enabled(tricks, kind)` lists the switched-on tricks of a kind in registration
+order; the step runs them in that order. The registered ones:
 
   instance noise         N(0, s_t^2) added to every input D sees (real and
                          fake, in both updates), s_t annealed linearly to 0.
@@ -16,10 +28,13 @@ minibatch discrimination and virtual batch norm are layers in `models/`.
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
+
+from gan_jax.registry import Registry
 
 Array = jax.Array
 PyTree = Any
@@ -63,3 +78,125 @@ def ema_update(ema: PyTree, params: PyTree, *, decay: float, step: Array, start:
 def consensus_regularizer(*, g_field: PyTree, d_field: PyTree) -> Array:
   """1/2 ||v||^2 of the joint vector field v = (g_field, d_field)."""
   return 0.5 * (sq_norm(g_field) + sq_norm(d_field))
+
+
+# --- the registry ----------------------------------------------------------------------------
+
+KINDS = ("loss_term", "input_transform", "state_update")
+
+
+@dataclasses.dataclass(frozen=True)
+class Trick:
+  """A registered trick: see the module docstring for each kind's signature."""
+  name: str
+  kind: str
+  config_field: str  # the `config.tricks` field whose non-zero value switches it on
+  fn: Callable[..., Any]
+  players: tuple[str, ...] = ("d", "g")  # loss terms: whose loss it joins
+
+
+@dataclasses.dataclass(frozen=True)
+class TermContext:
+  """What a loss term sees in one player's update.
+
+  Attributes:
+    player: "d" or "g", whose loss this is.
+    d_params, g_params: the two players' parameters; the player's own are the
+      ones differentiated, the other's are constant.
+    state: the GANState before the update.
+    real: the update's real batch [B, ...].
+    key: the term's own RNG stream in this update.
+    tricks: `config.tricks` as a dict (the term's weight and options).
+    d_objective: `(d_params, g_params, key) -> []`, D's objective (no penalty).
+    g_objective: `(g_params, d_params, key) -> []`, G's objective.
+  """
+  player: str
+  d_params: PyTree
+  g_params: PyTree
+  state: Any
+  real: Array
+  key: Array
+  tricks: Mapping[str, Any]
+  d_objective: Callable[[PyTree, PyTree, Array], Array]
+  g_objective: Callable[[PyTree, PyTree, Array], Array]
+
+  @property
+  def params(self) -> PyTree:
+    return self.d_params if self.player == "d" else self.g_params
+
+
+TRICKS: Registry[Trick] = Registry("trick")
+_ORDER: list[str] = []
+
+
+def register(name: str, *, kind: str, config_field: str,
+             players: tuple[str, ...] = ("d", "g")) -> Callable[[Callable], Callable]:
+  """Decorator: registers `fn` as a trick of `kind`, on when `config.tricks.<config_field>`
+  is non-zero (the field must exist in the base config)."""
+  if kind not in KINDS:
+    raise ValueError(f"Unknown trick kind {kind!r}; valid: {', '.join(KINDS)}")
+
+  def add(fn: Callable) -> Callable:
+    TRICKS.register(name, Trick(name, kind, config_field, fn, tuple(players)))
+    _ORDER.append(name)
+    return fn
+  return add
+
+
+def enabled(tricks: Mapping[str, Any], kind: str) -> tuple[Trick, ...]:
+  """The registered tricks of `kind` that `tricks` (config.tricks as a dict) switches on."""
+  out = []
+  for name in _ORDER:
+    trick = TRICKS.get(name)
+    if trick.kind != kind:
+      continue
+    if trick.config_field not in tricks:
+      raise ValueError(f"trick {name!r} reads config.tricks.{trick.config_field}, which the "
+                       "base config does not have")
+    if tricks[trick.config_field]:
+      out.append(trick)
+  return tuple(out)
+
+
+@register("instance_noise", kind="input_transform", config_field="instance_noise_std")
+def add_instance_noise(x: Array, *, key: Array, step: Array, tricks: Mapping[str, Any],
+                       normal: Callable[[Array, tuple[int, ...]], Array]) -> Array:
+  """x + s_t * N(0, 1), s_t the annealed `instance_noise_std`; `normal(key, shape)`
+  draws the noise (the step's draw is the global batch's slice under data parallelism)."""
+  std = instance_noise_std(step, std=tricks["instance_noise_std"],
+                           anneal_steps=tricks["instance_noise_anneal_steps"])
+  return x + std * normal(key, x.shape)
+
+
+@register("historical_averaging", kind="loss_term", config_field="historical_averaging")
+def historical_averaging_term(ctx: TermContext) -> Array:
+  """w ||theta - mean_t theta_t||^2 for the player's own parameters."""
+  history = ctx.state.d_history if ctx.player == "d" else ctx.state.g_history
+  return ctx.tricks["historical_averaging"] * sq_distance(ctx.params, history)
+
+
+@register("consensus", kind="loss_term", config_field="consensus")
+def consensus_term(ctx: TermContext) -> Array:
+  """gamma * 1/2 ||v||^2 of the joint field v at (g_params, d_params)."""
+  k_d, k_g = jax.random.split(ctx.key)
+  d_field = jax.grad(lambda p: ctx.d_objective(p, ctx.g_params, k_d))(ctx.d_params)
+  g_field = jax.grad(lambda p: ctx.g_objective(p, ctx.d_params, k_g))(ctx.g_params)
+  return ctx.tricks["consensus"] * consensus_regularizer(g_field=g_field, d_field=d_field)
+
+
+@register("ema", kind="state_update", config_field="ema_decay")
+def update_ema(state: Any, *, tricks: Mapping[str, Any]) -> Any:
+  """The generator EMA after this generator update."""
+  return state.replace(ema_params=ema_update(
+      state.ema_params, state.g_params, decay=tricks["ema_decay"], step=state.step,
+      start=tricks["ema_start"]))
+
+
+@register("historical_means", kind="state_update", config_field="historical_averaging")
+def update_historical_means(state: Any, *, tricks: Mapping[str, Any]) -> Any:
+  """Means over the parameters after updates 0..step (the initial ones included)."""
+  del tricks
+  count = state.step + 1
+  return state.replace(
+      g_history=running_mean(state.g_history, state.g_params, count=count),
+      d_history=running_mean(state.d_history, state.d_params, count=count))

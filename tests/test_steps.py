@@ -244,8 +244,8 @@ def test_stream_keys_follow_the_documented_layout_and_refuse_unknown_names():
        jax.random.split(critic1, 3)[1])
   same(steps.stream_key(state, "generator/objective/noise", num_critic_steps=2),
        jax.random.split(jax.random.split(generator, 3)[0], 4)[2])
-  same(steps.stream_key(state, "critic/0/consensus/g", num_critic_steps=2),
-       jax.random.split(jax.random.split(jax.random.fold_in(step_key, 0), 3)[2], 2)[1])
+  same(steps.stream_key(state, "critic/0/terms", num_critic_steps=2),
+       jax.random.split(jax.random.fold_in(step_key, 0), 3)[2])
   for bad in ("critic/2/penalty", "critic/0/objective/noise", "generator/penalty",
               "shared_latents/latents", "critic/0/penalty/x"):
     with pytest.raises(ValueError):

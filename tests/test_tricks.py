@@ -241,3 +241,52 @@ def test_virtual_batch_norm_makes_each_sample_independent_of_its_batch():
   y = vbn.apply(vbn.init(jax.random.PRNGKey(3), x), x)
   np.testing.assert_allclose(y[:16].mean(0), 0.0, atol=1e-5)  # reference rows: its own stats
   np.testing.assert_allclose(y[:16].std(0), 1.0, rtol=1e-3)
+
+
+# --- the registry ------------------------------------------------------------
+
+
+def test_a_new_loss_term_is_one_function_and_one_registry_line(monkeypatch):
+  """A trick registered from outside joins D's loss with no edit of the step:
+  one SGD update with an L2 term w ||psi||^2 moves D's parameters by
+  -lr * 2 w psi beyond the plain update."""
+  # Copies of the registry's tables, restored after the test.
+  monkeypatch.setattr(tricks.TRICKS, "_items", dict(tricks.TRICKS._items))  # pylint: disable=protected-access
+  monkeypatch.setattr(tricks, "_ORDER", list(tricks._ORDER))  # pylint: disable=protected-access
+  tricks.register("d_l2", kind="loss_term", config_field="d_l2", players=("d",))(
+      lambda ctx: ctx.tricks["d_l2"] * tricks.sq_norm(ctx.params))
+  lr, weight = 0.1, 0.3
+
+  def one_update(w):
+    config = _config()
+    config.optimizer_d.update(name="sgd", learning_rate=lr)
+    with config.unlocked():
+      config.tricks.d_l2 = w
+    state = create_state(config, sample_shape=(2,))
+    batch = data.get_dataset(config.dataset).batch_at(0, seed=0, num_critic_steps=1)
+    spec = steps.StepSpec.from_config(config)
+    key = steps.update_key(state, "critic/0", num_critic_steps=1)
+    return state, jax.jit(lambda s: steps.d_update(spec, s, batch[0], key))(state)[0]
+
+  start, with_term = one_update(weight)
+  _, plain = one_update(0.0)
+  expected = jax.tree.map(lambda p, s: p - lr * 2 * weight * s, plain.d_params, start.d_params)
+  chex.assert_trees_all_close(with_term.d_params, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_enabled_tricks_follow_the_config_and_a_missing_field_is_named():
+  on = tricks.enabled({**base_tricks(), "consensus": 0.5, "ema_decay": 0.9}, "loss_term")
+  assert [t.name for t in on] == ["consensus"]
+  names = [t.name for t in tricks.enabled({**base_tricks(), "ema_decay": 0.9,
+                                           "historical_averaging": 0.1}, "state_update")]
+  assert names == ["ema", "historical_means"]
+  with pytest.raises(ValueError, match="config.tricks.consensus"):
+    tricks.enabled({"historical_averaging": 0.0}, "loss_term")
+  with pytest.raises(ValueError, match="Unknown trick kind"):
+    tricks.register("x", kind="loss", config_field="x")
+
+
+def base_tricks():
+  from gan_jax.configs import base  # pylint: disable=g-import-not-at-top
+  return base.get_config().tricks.to_dict()
+
