@@ -7,9 +7,25 @@ the list of valid names instead of silently falling back to a default.
 
 from __future__ import annotations
 
-from typing import Generic, Iterator, TypeVar
+import dataclasses
+from typing import Any, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
+
+
+def definition_site(item: Any) -> tuple[str, int, str] | None:
+  """(file, first line, qualified name) of the code that defines `item`: a
+  function's own, or that of the first function field of a dataclass entry
+  (an Objective's d_loss, a Trick's fn); None when it has no code."""
+  code = getattr(item, "__code__", None)
+  if code is not None:
+    return code.co_filename, code.co_firstlineno, getattr(item, "__qualname__", "")
+  if dataclasses.is_dataclass(item):
+    for field in dataclasses.fields(item):
+      site = definition_site(getattr(item, field.name))
+      if site is not None:
+        return site
+  return None
 
 
 class Registry(Generic[T]):
@@ -24,10 +40,19 @@ class Registry(Generic[T]):
     self._items: dict[str, T] = {}
 
   def register(self, name: str, item: T | None = None):
-    """Registers `item` under `name`; usable as a decorator when `item` is None."""
+    """Registers `item` under `name`; usable as a decorator when `item` is None.
+
+    Raises:
+      ValueError: `name` is registered to another definition (registering the
+        same function, from the same file and line, again replaces it).
+    """
     def _add(obj: T) -> T:
       if name in self._items:
-        raise ValueError(f"{self.kind} {name!r} is already registered")
+        # The same definition again (a config file imported twice, e.g. by
+        # --sweep) replaces the entry; another definition under the name is an error.
+        old = definition_site(self._items[name])
+        if old is None or old != definition_site(obj):
+          raise ValueError(f"{self.kind} {name!r} is already registered")
       self._items[name] = obj
       return obj
     if item is None:

@@ -138,7 +138,8 @@ def register(name: str, *, kind: str, config_field: str,
 
   def add(fn: Callable) -> Callable:
     TRICKS.register(name, Trick(name, kind, config_field, fn, tuple(players)))
-    _ORDER.append(name)
+    if name not in _ORDER:  # the same definition again replaces it in place
+      _ORDER.append(name)
     return fn
   return add
 

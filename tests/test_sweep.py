@@ -16,9 +16,21 @@ from gan_jax.errors import NonFiniteLossError
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A tiny experiment: the MLP pair on the 2-D ring, two generator steps per run.
+# It registers its own objective: --sweep imports the file a second time.
 TINY_EXPERIMENT = textwrap.dedent('''\
+    import jax
+
     from gan_jax.configs import base
+    from gan_jax import losses
     from gan_jax import sweep as sweep_lib
+
+
+    def _squared_hinge_d_loss(*, real_logits, fake_logits):
+      return jax.nn.relu(1.0 - real_logits) ** 2 + jax.nn.relu(1.0 + fake_logits) ** 2
+
+
+    losses.OBJECTIVES.register("tiny_sq_hinge", losses.Objective(
+        "tiny_sq_hinge", d_loss=_squared_hinge_d_loss, g_loss=lambda *, fake_logits: -fake_logits))
 
 
     def get_config(arg=None):
@@ -36,7 +48,7 @@ TINY_EXPERIMENT = textwrap.dedent('''\
     def get_sweep(arg=None):
       return sweep_lib.product(
           sweep_lib.sweep("config.model.latent_dim", [int(arg)]),
-          sweep_lib.zipit(sweep_lib.sweep("config.objective", ["non_saturating", "hinge"]),
+          sweep_lib.zipit(sweep_lib.sweep("config.objective", ["non_saturating", "tiny_sq_hinge"]),
                           sweep_lib.sweep("optimizer_d.learning_rate", [1e-3, 3e-4])))
 ''')
 
@@ -180,7 +192,7 @@ def test_launch_sweep_end_to_end(tmp_path):
   assert "Sweep run 2/2" in result.stderr
   sweep_json = json.loads((workdir / "sweep.json").read_text())
   assert sorted(sweep_json) == ["0", "1"]
-  expected = [("non_saturating", 1e-3), ("hinge", 3e-4)]
+  expected = [("non_saturating", 1e-3), ("tiny_sq_hinge", 3e-4)]
   for index, (objective, lr) in enumerate(expected):
     run_dir = workdir / sweep_lib.run_dir_name(index, sweep_json[str(index)])
     assert run_dir.name == (f"{index}_model.latent_dim=3_objective={objective}_"
@@ -196,7 +208,7 @@ def test_launch_sweep_end_to_end(tmp_path):
                                       "config.optimizer_d.learning_rate": lr}
     assert os.listdir(run_dir / "checkpoints")
   summary = (workdir / "summary.md").read_text()
-  assert "| 0_model.latent_dim=3_objective=non_saturating_" in summary and "objective='hinge'" in summary
+  assert "| 0_model.latent_dim=3_objective=non_saturating_" in summary and "objective='tiny_sq_hinge'" in summary
 
 
 def _writes_config(fail_seed=None):
@@ -229,3 +241,19 @@ def test_a_sweep_started_with_index_folders_resumes_in_them(tmp_path):
                              lambda config, workdir: None)
   assert dirs == [str(tmp_path / "0_seed=4"), str(tmp_path / "1")]
   assert sweep_lib.run_dir_name(0, {"config.model.g_hidden": (8, 8)}) == "0_model.g_hidden=-8-8-"
+
+
+def test_registering_the_same_definition_twice_replaces_it_and_another_is_refused():
+  from gan_jax.registry import Registry  # pylint: disable=g-import-not-at-top
+  registry = Registry("objective")
+
+  def make():
+    def loss(x):
+      return x
+    return loss
+  first, again = make(), make()  # one definition, two function objects (a re-import)
+  registry.register("a", first)
+  registry.register("a", again)
+  assert registry.get("a") is again
+  with pytest.raises(ValueError, match="'a' is already registered"):
+    registry.register("a", lambda x: x)
