@@ -482,4 +482,9 @@ def make_train_step(config: ml_collections.ConfigDict, *, axis_name: str | None 
       values, or a gradient penalty combined with a discriminator that mixes
       the examples of a batch (checked when the step first sees the state).
   """
-  return functools.partial(train_step, StepSpec.from_config(config, axis_name=axis_name))
+  spec = StepSpec.from_config(config, axis_name=axis_name)
+
+  def step(state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
+    """`train_step` with the config's spec: batch float32 [k, B, *sample_shape]."""
+    return train_step(spec, state, batch)
+  return step
