@@ -17,7 +17,7 @@ objectives: `python launch.py --config=experiments/dcgan_cifar10.py --sweep
 
 from __future__ import annotations
 
-from gan_jax.configs import base
+from gan_jax.configs import args, base
 from gan_jax import sweep as sweep_lib
 
 D_NORMS = ("batch_norm", "layer_norm", "none")
@@ -25,19 +25,10 @@ LEARNING_RATES = (1e-4, 2e-4, 4e-4)
 OBJECTIVES = ("non_saturating", "hinge", "least_squares")
 
 
-def parse_arg(arg: str | None) -> tuple[str, bool]:
-  """'[<d_norm>][,runlocal]' -> (d_norm, runlocal); ValueError otherwise."""
-  parts = [p for p in (arg or "").split(",") if p]
-  runlocal = "runlocal" in parts
-  parts = [p for p in parts if p != "runlocal"]
-  if len(parts) > 1 or (parts and parts[0] not in D_NORMS):
-    raise ValueError(f"Bad config argument {arg!r}: expected '[<d_norm>][,runlocal]' with "
-                     f"d_norm in {', '.join(D_NORMS)}")
-  return (parts[0] if parts else "batch_norm"), runlocal
-
-
 def get_config(arg: str | None = None):
-  d_norm, runlocal = parse_arg(arg)
+  values, runlocal = args.parse(arg, fields=[("d_norm", D_NORMS, "batch_norm")],
+                                where="dcgan_cifar10.py")
+  d_norm = values["d_norm"]
   config = base.get_config()
   config.dataset.name = "cifar10"
   config.dataset.source = "tfds"

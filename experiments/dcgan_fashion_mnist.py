@@ -13,10 +13,11 @@ gives a tiny smoke run.
 
 from __future__ import annotations
 
-from gan_jax.configs import base
+from gan_jax.configs import args, base
 
 
 def get_config(arg: str | None = None):
+  _, runlocal = args.parse(arg, fields=[], where="dcgan_fashion_mnist.py")
   config = base.get_config()
   config.dataset.name = "fashion_mnist"
   config.model.name = "dcgan28"
@@ -32,8 +33,6 @@ def get_config(arg: str | None = None):
   config.train.checkpoint_every = 1000
   config.eval.every_steps = 1000
   config.eval.num_samples = 2000
-  if arg == "runlocal":
+  if runlocal:
     base.runlocal(config)
-  elif arg:
-    raise ValueError(f"Unknown config argument {arg!r}; valid choices: runlocal")
   return config

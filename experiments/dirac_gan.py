@@ -19,18 +19,17 @@ from __future__ import annotations
 
 import ml_collections
 
+from gan_jax.configs import args
+
 ALL_METHODS = ("minimax", "non_saturating", "wgan", "wgan_gp", "dragan",
                "instance_noise", "consensus", "gp_roth", "zero_centered",
                "r1", "r2")
-ARGS = ("dynamics", "runlocal")
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """The lab config for `arg` (see the module docstring)."""
-  arg = arg or "dynamics"
-  if arg not in ARGS:
-    raise ValueError(f"Unknown dirac_gan config arg {arg!r}; valid choices: "
-                     f"{', '.join(ARGS)}")
+  _, runlocal = args.parse(arg, fields=[("lab", ("dynamics",), "dynamics")],
+                           where="dirac_gan.py")
   config = ml_collections.ConfigDict()
   config.lab = "dynamics"
 
@@ -53,7 +52,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
           init_x=1.0, init_y=1.0, lr=0.1, steps=150, dt=0.01, limit=2.5)),
   ))
 
-  if arg == "runlocal":
+  if runlocal:
     config.methods = ("non_saturating", "r1")
     config.steps = 50
     config.grid.num = 3

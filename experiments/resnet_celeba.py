@@ -16,12 +16,11 @@ and the batch so a step (with the nested-grad penalty) takes seconds on a CPU.
 
 from __future__ import annotations
 
-from gan_jax.configs import base
+from gan_jax.configs import args, base
 
 
 def get_config(arg: str | None = None):
-  if arg not in (None, "", "runlocal"):
-    raise ValueError(f"Unknown config argument {arg!r}; valid choices: runlocal")
+  _, runlocal = args.parse(arg, fields=[], where="resnet_celeba.py")
   config = base.get_config()
   config.dataset.name = "celeb_a"
   config.dataset.source = "tfds"
@@ -42,7 +41,7 @@ def get_config(arg: str | None = None):
   config.train.log_every = 100
   config.train.sample_every = 1000
   config.train.checkpoint_every = 5000
-  if arg == "runlocal":
+  if runlocal:
     base.runlocal(config)
     config.model.nf = 8
     config.model.nf_max = 32

@@ -17,29 +17,17 @@ trained longer.
 
 from __future__ import annotations
 
-from gan_jax.configs import base
+from gan_jax.configs import args, base
 
 ALGOS = ("dcgan", "wgan", "wgan_gp")
 DATASETS = ("fashion_mnist", "mnist_5k", "mnist")
 
 
-def parse_arg(arg: str | None, *, choices: tuple[str, ...], default: str,
-              datasets: tuple[str, ...], default_dataset: str) -> tuple[str, str, bool]:
-  """'<algo>[,<dataset>][,runlocal]' -> (algo, dataset, runlocal); ValueError otherwise."""
-  parts = [p for p in (arg or default).split(",") if p]
-  runlocal = "runlocal" in parts
-  parts = [p for p in parts if p != "runlocal"]
-  algo = parts[0] if parts else default
-  dataset = parts[1] if len(parts) > 1 else default_dataset
-  if algo not in choices or dataset not in datasets or len(parts) > 2:
-    raise ValueError(f"Bad config argument {arg!r}: expected '<algo>[,<dataset>][,runlocal]' "
-                     f"with algo in {', '.join(choices)} and dataset in {', '.join(datasets)}")
-  return algo, dataset, runlocal
-
-
 def get_config(arg: str | None = None):
-  algo, dataset, runlocal = parse_arg(arg, choices=ALGOS, default="dcgan",
-                                      datasets=DATASETS, default_dataset="fashion_mnist")
+  values, runlocal = args.parse(arg, fields=[("algo", ALGOS, "dcgan"),
+                                             ("dataset", DATASETS, "fashion_mnist")],
+                                where="seed000_table1.py")
+  algo, dataset = values["algo"], values["dataset"]
   config = base.get_config()
   config.dataset.name = dataset
   config.dataset.batch_size = 50

@@ -19,8 +19,7 @@ mnist_5k (default, offline), mnist or fashion_mnist. Algorithms:
 
 from __future__ import annotations
 
-from gan_jax.configs import base
-from experiments.seed000_table1 import parse_arg
+from gan_jax.configs import args, base
 
 DIVERGENCES = ("gan", "js", "kl", "reverse_kl", "pearson", "squared_hellinger")
 ALGOS = ("vanilla", *(f"fgan_{d}" for d in DIVERGENCES), "fgan_js_warmup",
@@ -31,8 +30,10 @@ WARM_START_WORKDIR = "workdirs/seed004/fgan_js_warmup"
 
 
 def get_config(arg: str | None = None):
-  algo, dataset, runlocal = parse_arg(arg, choices=ALGOS, default="vanilla",
-                                      datasets=DATASETS, default_dataset="mnist_5k")
+  values, runlocal = args.parse(arg, fields=[("algo", ALGOS, "vanilla"),
+                                             ("dataset", DATASETS, "mnist_5k")],
+                                where="seed004_mlp.py")
+  algo, dataset = values["algo"], values["dataset"]
   config = base.get_config()
   config.dataset.name = dataset
   config.dataset.batch_size = 64

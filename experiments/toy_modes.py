@@ -22,9 +22,8 @@ scored on 2,500 samples every 1,000 of the 20,000 generator steps by
 
 from __future__ import annotations
 
-from gan_jax.configs import base
+from gan_jax.configs import args, base
 from experiments import toy_ring
-from experiments.seed000_table1 import parse_arg
 
 METHODS = ("none", "r1", "r2", "zero_centered", "dragan", "instance_noise", "consensus")
 DATASETS = ("ring", "grid")
@@ -32,8 +31,10 @@ PENALTIES = {"r1": 1.0, "r2": 1.0, "zero_centered": 1.0, "dragan": 10.0}
 
 
 def get_config(arg: str | None = None):
-  method, dataset, runlocal = parse_arg(arg, choices=METHODS, default="none",
-                                        datasets=DATASETS, default_dataset="ring")
+  values, runlocal = args.parse(arg, fields=[("method", METHODS, "none"),
+                                             ("dataset", DATASETS, "ring")],
+                                where="toy_modes.py")
+  method, dataset = values["method"], values["dataset"]
   config = toy_ring.get_config("non_saturating")
   config.dataset.name = dataset
   if method in PENALTIES:

@@ -1,7 +1,8 @@
 """Small MLP GAN on the ring of 8 Gaussians (2-D).
 
-`--config=experiments/toy_ring.py:<arg>`, arg an objective name (default
-non_saturating) or a stabiliser on top of the non-saturating GAN:
+`--config=experiments/toy_ring.py:[<variant>][,runlocal]`, variant an
+objective name (default non_saturating) or a stabiliser on top of the
+non-saturating GAN:
   unrolled    G's loss through 5 unrolled D updates (Metz et al. 2017)
   minibatch   minibatch discrimination in D (Salimans et al. 2016)
   r1          R1 penalty, gamma 1 (Mescheder et al. 2018)
@@ -11,12 +12,16 @@ steps, modes scored every 500 steps.
 
 from __future__ import annotations
 
-from gan_jax.configs import base
+from gan_jax.configs import args, base
+from gan_jax import losses
 
 VARIANTS = ("unrolled", "minibatch", "r1")
 
 
 def get_config(arg: str | None = None):
+  values, runlocal = args.parse(
+      arg, fields=[("variant", (*losses.OBJECTIVES.names(), *VARIANTS), "non_saturating")],
+      where="toy_ring.py")
   config = base.get_config()
   config.dataset.name = "ring"
   config.dataset.batch_size = 256
@@ -26,7 +31,7 @@ def get_config(arg: str | None = None):
   config.model.d_hidden = (128, 128, 128)
   config.model.dropout_rate = 0.0
   config.model.output_activation = "none"
-  variant = arg or "non_saturating"
+  variant = values["variant"]
   config.objective = "non_saturating" if variant in VARIANTS else variant
   if variant == "unrolled":
     config.tricks.unrolled_steps = 5
@@ -43,4 +48,6 @@ def get_config(arg: str | None = None):
   config.train.num_grid_samples = 2000
   config.eval.every_steps = 500
   config.eval.num_samples = 2000
+  if runlocal:
+    base.runlocal(config)
   return config

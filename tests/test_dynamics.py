@@ -161,7 +161,7 @@ def test_lab_runlocal_writes_table_and_figure(tmp_path):
   assert table.startswith("| method | eigenvalues | continuous verdict |")
   assert len(json.loads((tmp_path / "verdicts.json").read_text())) == 2
   assert os.path.getsize(tmp_path / "dirac_gan.png") > 10_000
-  with pytest.raises(ValueError, match="dynamics, runlocal"):
+  with pytest.raises(ValueError, match=r"expected '\[<lab>\]\[,runlocal\]' with lab in dynamics"):
     dirac_gan.get_config("dynamic")
   config.lab = "modes"  # the 2-D follow-up is training now (experiments/toy_modes.py)
   with pytest.raises(ValueError, match="valid choices: dynamics"):

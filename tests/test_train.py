@@ -138,7 +138,7 @@ def test_seed_configs_build_steps(module, arg):
     assert config.weight_clip == 0.01 and config.num_critic_steps == 5
   if "gp" in arg:
     assert config.penalty.name == "wgan_gp" and config.penalty.weight == 10
-  with pytest.raises(ValueError, match="expected '<algo>"):
+  with pytest.raises(ValueError, match=r"expected '\[<algo>\]"):
     importlib.import_module(f"experiments.{module}").get_config("nope")
 
 
@@ -155,5 +155,5 @@ def test_toy_modes_configs_differ_in_exactly_their_regularizer():
   assert changed == {"none": [], "r1": ["penalty"], "r2": ["penalty"],
                      "zero_centered": ["penalty"], "dragan": ["penalty"],
                      "instance_noise": ["tricks"], "consensus": ["tricks"]}
-  with pytest.raises(ValueError, match="expected '<algo>"):
+  with pytest.raises(ValueError, match=r"expected '\[<method>\]\[,<dataset>\]"):
     toy_modes.get_config("r3")
