@@ -59,3 +59,22 @@ def test_dropout_is_active_only_in_train_mode():
   train_b = d.apply(variables, x, train=True, rngs={"dropout": jax.random.PRNGKey(3)})
   assert jnp.array_equal(eval_a, eval_b)
   assert not jnp.allclose(train_a, train_b)
+
+
+@pytest.mark.parametrize("name,shape", [("dcgan28", (28, 28, 1)), ("mlp", (2,)),
+                                        ("dcgan32", (32, 32, 3)), ("resnet", (32, 32, 3))])
+def test_every_discriminator_sows_the_features_its_last_layer_reads(name, shape):
+  """Feature matching works for every model family: D sows [B, ...] features,
+  and its logit is the last Dense layer applied to them (flattened)."""
+  config = base.get_config().model
+  config.update(name=name, nf=8, nf_max=16, g_hidden=(16,), d_hidden=(16,))
+  _, d = models.build_models(config, shape)
+  x = jax.random.normal(jax.random.PRNGKey(0), (3, *shape))
+  variables = d.init(jax.random.PRNGKey(1), x, train=False)
+  logits, state = d.apply(variables, x, train=False, mutable=["intermediates"])
+  (features,) = state["intermediates"]["features"]
+  features = features.reshape((3, -1))  # as the step reads them
+  last = sorted(k for k in variables["params"] if k.startswith(("Dense", "fc")))[-1]
+  head = variables["params"][last]
+  expected = features @ head["kernel"][:, 0] + (head["bias"][0] if "bias" in head else 0.0)
+  assert jnp.allclose(logits, expected, rtol=1e-5, atol=1e-5)

@@ -159,5 +159,6 @@ class ResNetDiscriminator(nn.Module):
       x = avg_pool_3x3_stride2(x)
       x = ResnetBlock(width(level + 1, self.nf, self.nf_max), self.res_ratio, self.conv_impl,
                       name=f"block_{level + 1}")(x)
-    x = x.reshape((x.shape[0], -1))
-    return nn.Dense(1, name="fc")(leaky_relu(x))[:, 0]
+    x = leaky_relu(x.reshape((x.shape[0], -1)))
+    self.sow("intermediates", "features", x)  # for feature matching
+    return nn.Dense(1, name="fc")(x)[:, 0]
