@@ -4,7 +4,7 @@
 no torch), so the weights lookup runs end to end on them.
 
 The same functions run on both sides of the port check: in the torch venv
-(experiments/inception_port_check.py loads the weights into pytorch-fid's
+(tools/inception_port_check.py loads the weights into pytorch-fid's
 network and records its outputs in tests/golden/inception_port.npz) and in the
 suite (tests/test_inception.py loads them into the Flax port and compares).
 Only NumPy and the standard library here, so the torch venv can import it.

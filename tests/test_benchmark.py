@@ -1,11 +1,11 @@
-"""experiments/benchmark.py: the timed steps are the peer's steps; the table's numbers."""
+"""tools/benchmark.py: the timed steps are the peer's steps; the table's numbers."""
 
 import os
 import re
 
 import pytest
 
-from experiments import benchmark
+from tools import benchmark
 from gan_jax import steps
 
 

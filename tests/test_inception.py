@@ -1,6 +1,6 @@
 """The FID Inception port: the network against pytorch-fid's outputs on random
 weights (tests/golden/inception_port.*, recorded by
-experiments/inception_port_check.py in a torch venv), the weights lookup and
+tools/inception_port_check.py in a torch venv), the weights lookup and
 its errors, and the Evaluator on Inception features. Nothing downloads:
 the one download test fetches a file:// URL."""
 

@@ -1,4 +1,4 @@
-"""The report (experiments/report.py): aggregation over seeds, claim rules,
+"""The report (tools/report.py): aggregation over seeds, claim rules,
 divergence bookkeeping, reuse of finished runs, and a smoke run of every section."""
 
 import dataclasses
@@ -10,8 +10,8 @@ import ml_collections
 import numpy as np
 import pytest
 
-from experiments import report, report_lib as lib, report_sections
-from experiments.report_lib import Run
+from tools import report, report_lib as lib, report_sections
+from tools.report_lib import Run
 from gan_jax import guards, train, viz
 
 
@@ -339,7 +339,7 @@ def test_an_added_eval_field_is_the_same_config_only_at_its_default(tmp_path):
 
 
 def test_sample_grids_are_evenly_spaced_and_end_with_the_last(tmp_path):
-  from experiments import report_figures  # pylint: disable=g-import-not-at-top
+  from tools import report_figures  # pylint: disable=g-import-not-at-top
   (tmp_path / "samples").mkdir()
   for step in (6666, 13332, 19998, 20000):
     (tmp_path / "samples" / f"step_{step:07d}.png").write_bytes(b"")

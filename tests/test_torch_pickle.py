@@ -1,5 +1,5 @@
 """The torch-free reader of torch.save files, on tiny files that torch 2.14 wrote
-(tests/golden/torch_*.pth, made by experiments/inception_port_check.py --record):
+(tests/golden/torch_*.pth, made by tools/inception_port_check.py --record):
 both layouts, strided views, dtypes, and the refusal of anything but tensors."""
 
 import os

@@ -1,4 +1,4 @@
-"""Aggregation, tables and claim verdicts for `experiments/report.py` (pure functions).
+"""Aggregation, tables and claim verdicts for `tools/report.py` (pure functions).
 
 Metric rows are those of `gan_jax.writers.read_metrics`: train rows carry
 `d/loss`, `g/loss`, ... and eval rows `eval/<metric>` beside `floor/<metric>`

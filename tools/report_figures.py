@@ -1,4 +1,4 @@
-"""Figures of `experiments/report.py` (matplotlib, Agg): curves with seed bands,
+"""Figures of `tools/report.py` (matplotlib, Agg): curves with seed bands,
 loss-vs-FID scatters, sample-grid montages and a bar chart.
 
 Every function takes the report's `report_lib.Run` lists and writes one PNG.
@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from experiments import report_lib
+from tools import report_lib
 from gan_jax import viz
 
 

@@ -1,6 +1,6 @@
 """Short runs of every seed config: final D loss, G loss and steps/s, as markdown.
 
-  python experiments/seed_configs_table.py --workdir=workdirs/seed_table [--num_steps=30]
+  python -m tools.seed_configs_table --workdir=workdirs/seed_table [--num_steps=30]
 
 Runs `seed000_table1.py:{dcgan,wgan,wgan_gp},fashion_mnist` and
 `seed004_mlp.py:<algo>,mnist_5k` for each algorithm (the warm-started f-GANs
@@ -14,9 +14,8 @@ import sys
 
 from absl import app, flags  # pylint: disable=g-multiple-import
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from experiments import seed000_table1, seed004_mlp  # pylint: disable=g-import-not-at-top
-from gan_jax import train, writers  # pylint: disable=g-import-not-at-top
+from experiments import seed000_table1, seed004_mlp
+from gan_jax import train, writers
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder.")
 _STEPS = flags.DEFINE_integer("num_steps", 30, "Generator steps per run.")

@@ -1,4 +1,4 @@
-"""The sections of `experiments/report.py`: tables, figures and claim verdicts.
+"""The sections of `tools/report.py`: tables, figures and claim verdicts.
 
 Each `*_section` turns finished `report_lib.Run`s into markdown (with figure
 links relative to the report folder) and claims; `dirac_section` also runs the
@@ -17,9 +17,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from experiments import dirac_gan
-from experiments import report_figures as figures
-from experiments import report_lib as lib
-from experiments.report_lib import Run
+from tools import report_figures as figures
+from tools import report_lib as lib
+from tools.report_lib import Run
 from gan_jax.dynamics import lab
 
 FLOOR_METRICS = ("score", "fid", "precision", "recall")

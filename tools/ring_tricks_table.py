@@ -1,7 +1,7 @@
 """Mode coverage on the 8-Gaussian ring: NS-GAN vs unrolled vs minibatch
 discrimination vs R1, over several seeds, as a markdown table.
 
-  python experiments/ring_tricks_table.py --workdir=workdirs/ring_tricks [--seeds=3]
+  python -m tools.ring_tricks_table --workdir=workdirs/ring_tricks [--seeds=3]
 
 Each (variant, seed) trains `experiments/toy_ring.py:<variant>` in
 workdir/<variant>/seed_<s> (resuming if present); the table reports the modes
@@ -16,9 +16,8 @@ import time
 from absl import app, flags  # pylint: disable=g-multiple-import
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from experiments import toy_ring  # pylint: disable=g-import-not-at-top
-from gan_jax import train, writers  # pylint: disable=g-import-not-at-top
+from experiments import toy_ring
+from gan_jax import train, writers
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder.")
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds per variant.")

@@ -1,6 +1,6 @@
 """Preemption, corruption and bad-value checks of a gan_jax checkout, from outside.
 
-  python experiments/robustness_check.py --root=. --out=/tmp/robustness [--kills=20]
+  python -m tools.robustness_check --root=. --out=/tmp/robustness [--kills=20]
 
 Every scenario runs `launch.py` of the checkout at --root in subprocesses (so
 an older checkout can be checked the same way, for a before / after table) on

@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
 # Seed 000 at the seed's own budget on an accelerator machine, results brought back in one file.
 #
-#   bash experiments/accelerator_report.sh prepare     # here, with the network: fills .accel/
-#   bash experiments/accelerator_report.sh run [OUT]   # there: the report, packed into OUT
+#   bash tools/accelerator_report.sh prepare     # here, with the network: fills .accel/
+#   bash tools/accelerator_report.sh run [OUT]   # there: the report, packed into OUT
 #
 # `prepare` downloads the three pure-Python wheels an accelerator image may lack
 # (ml-collections, mlxtend, tensorboardX; JAX, flax, optax and orbax are taken as
 # installed there) and copies Debian's Fashion-MNIST files into .accel/ (ignored
 # by git, about 32 MB), so the machine needs no network.
 # `run` installs those wheels into /tmp/site, then runs
-#   python3 experiments/report.py --budget=paper --sections=seed000
+#   python3 -m tools.report --budget=paper --sections=seed000
 # (15,000 generator steps per run, batch 50, 3 vmapped seeds, Fashion-MNIST then
 # mnist_5k, XLA's own convolutions, float32 matmuls at full precision) for at most
 # $GAN_JAX_ACCEL_SECONDS seconds (default 540), and packs the report (markdown,
 # figures, metrics and sample grids; no checkpoints) into OUT/seed000_paper.tar.gz
 # with the log beside it. With the device tool of this project:
-#   run(command="bash experiments/accelerator_report.sh run $OUT", carry=[".accel"],
+#   run(command="bash tools/accelerator_report.sh run $OUT", carry=[".accel"],
 #       timeout_s=600)
 # then `tar xzf <files_at>/seed000_paper.tar.gz -C results/` here. A run cut by the
 # time limit keeps its finished runs in the tarball; the unfinished ones restart
@@ -46,7 +46,7 @@ case "$mode" in
     "$PYTHON" -c "import jax; print('JAX', jax.__version__, jax.devices())" | tee "$out/log.txt"
     status=0
     # shellcheck disable=SC2086  # GAN_JAX_ACCEL_ARGS: extra report flags (e.g. --smoke)
-    timeout "${GAN_JAX_ACCEL_SECONDS:-540}" "$PYTHON" experiments/report.py --budget=paper \
+    timeout "${GAN_JAX_ACCEL_SECONDS:-540}" "$PYTHON" -m tools.report --budget=paper \
       --sections=seed000 --out=/tmp/seed000_paper ${GAN_JAX_ACCEL_ARGS:-} 2>&1 | tee -a "$out/log.txt" || status=$?
     tar czf "$out/seed000_paper.tar.gz" --exclude=checkpoints --exclude=tb \
       -C /tmp seed000_paper

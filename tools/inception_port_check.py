@@ -2,7 +2,7 @@
 
 Two halves, in two environments:
 
-  /work/torchvenv/bin/python experiments/inception_port_check.py --record
+  /work/torchvenv/bin/python -m tools.inception_port_check --record
       (a venv with torch, torchvision, pytorch-fid and torch-fidelity, no jax)
       builds pytorch-fid's FIDInceptionV3 exactly as `fid_inception_v3()` does
       but without its weight download, loads the random weights of
@@ -17,7 +17,7 @@ Two halves, in two environments:
       tests/golden/torch_*.pth (when absent), and checks that torch reads
       the weights as the suite writes them without torch.
 
-  .venv/bin/python experiments/inception_port_check.py --compare
+  .venv/bin/python -m tools.inception_port_check --compare
       reads --pth with gan_jax's torch-free reader, runs the Flax port and
       prints the max absolute and relative errors against the recording;
       the numbers go into tests/golden/inception_port.json.

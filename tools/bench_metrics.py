@@ -1,6 +1,6 @@
 """Benchmark (not a test): FID + KID + precision/recall on 10k vs 10k samples.
 
-  python experiments/bench_metrics.py [--num=10000] [--dataset=fashion_mnist]
+  python -m tools.bench_metrics [--num=10000] [--dataset=fashion_mnist]
 
 Uses the dataset's in-domain extractor on real train vs test images (the
 real-vs-real floor, at the size a model evaluation uses) and prints seconds
@@ -13,9 +13,8 @@ import time
 
 from absl import app, flags  # pylint: disable=g-multiple-import
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from gan_jax import data, metrics  # pylint: disable=g-import-not-at-top
-from gan_jax.metrics import classifier  # pylint: disable=g-import-not-at-top
+from gan_jax import data, metrics
+from gan_jax.metrics import classifier
 
 _NUM = flags.DEFINE_integer("num", 10_000, "Samples per set.")
 _DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "fashion_mnist | mnist_5k")

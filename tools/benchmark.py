@@ -1,6 +1,6 @@
 """Speed of the compiled train step per objective and batch size (seed-000 DCGAN-28).
 
-  python experiments/benchmark.py [--objectives=ns,wgan,wgan_gp,r1] [--batch_sizes=64,256]
+  python -m tools.benchmark [--objectives=ns,wgan,wgan_gp,r1] [--batch_sizes=64,256]
       [--steps=20] [--rounds=1] [--torch_python=.venv-torch/bin/python]
       [--output=results/benchmark.md]
 
@@ -52,9 +52,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from experiments import seed000_table1  # pylint: disable=g-import-not-at-top
-from gan_jax import state as state_lib, steps  # pylint: disable=g-import-not-at-top
+from experiments import seed000_table1
+from gan_jax import state as state_lib, steps
 
 PEER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.pardir,
                     "shared", "peers", "torch_dcgan_bench.py")

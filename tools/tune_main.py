@@ -1,6 +1,6 @@
 """Tuning harness for the main job: one training run, several generator EMAs scored.
 
-  python experiments/tune_main.py --workdir=/tmp/tune_a --num_steps=6000 \
+  python -m tools.tune_main --workdir=/tmp/tune_a --num_steps=6000 \
       --eval_every=500 [--set optimizer_g.learning_rate=2e-4 ...]
 
 Trains `experiments/dcgan_fashion_mnist.py` (with the `--set` overrides) with
@@ -27,9 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from experiments import dcgan_fashion_mnist  # pylint: disable=g-import-not-at-top
-from gan_jax import data as data_lib, evaluation, parallel  # pylint: disable=g-import-not-at-top
+from experiments import dcgan_fashion_mnist
+from gan_jax import data as data_lib, evaluation, parallel
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder (tune.jsonl).")
 _NUM_STEPS = flags.DEFINE_integer("num_steps", 6000, "Generator steps.")
