@@ -68,3 +68,17 @@ def test_missing_weights_are_trained_cached_and_reloaded(monkeypatch, tmp_path):
 def test_unknown_dataset_is_refused():
   with pytest.raises(ValueError, match="fashion_mnist, mnist, mnist_5k"):
     classifier.get_classifier("cifar10")
+
+
+def test_the_extractor_runs_at_full_float32_precision_on_every_backend():
+  """Every conv and matmul of the CNN asks for HIGHEST (GPU/TPU would default to
+  TF32 / bfloat16 passes and shift every metric)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from gan_jax.metrics import classifier as classifier_lib  # pylint: disable=g-import-not-at-top
+  model = classifier_lib.SmallCNN()
+  x = jnp.zeros((2, 28, 28, 1))
+  params = model.init(jax.random.PRNGKey(0), x)
+  text = str(jax.make_jaxpr(lambda p: model.apply(p, x))(params))
+  ops = text.count("conv_general_dilated[") + text.count("dot_general[")
+  assert ops == 4 and text.count("Precision.HIGHEST") >= 4, text

@@ -287,3 +287,13 @@ def test_dcgan28_is_the_same_network_with_every_impl():
   for impl in FAST_IMPLS:
     jax.tree.map(lambda a, b: _close(a, b, 1e-5), outs[impl][:2], outs["xla"][:2])
     jax.tree.map(lambda a, b: _close(a, b, 1e-4), outs[impl][2], outs["xla"][2])
+
+
+def test_the_dft_path_asks_for_full_float32_precision():
+  """The fft convolution's matmuls run at HIGHEST unless a precision is given."""
+  x = jnp.zeros((2, 7, 7, 256))  # DCGAN-28 G's 5x5 7x7x256 -> 128 layer takes the DFT path
+  kernel = jnp.zeros((5, 5, 256, 128))
+  text = str(jax.make_jaxpr(lambda x, k: layers.conv2d(x, k, (1, 1), "SAME", "fft"))(x, kernel))
+  assert "dot_general[" in text and "conv_general_dilated" not in text  # it took the DFT path
+  assert text.count("dot_general[") == text.count(
+      "precision=(Precision.HIGHEST, Precision.HIGHEST)"), text

@@ -255,6 +255,13 @@ def _fft_pads(in_hw, kernel: jax.Array, strides, padding: Padding):
   return pads if fft_conv.is_worthwhile(tuple(in_hw), (kh, kw), pads, (c, f)) else None
 
 
+def _dft_precision(precision: PrecisionLike) -> PrecisionLike:
+  """The DFT path's matmuls run at full float32 unless told otherwise: its
+  transforms' rounding was analysed for float32 (GPU and TPU default to TF32 /
+  bfloat16 passes; on CPU this changes nothing)."""
+  return lax.Precision.HIGHEST if precision is None else precision
+
+
 def conv2d(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: Padding,
            impl: str, precision: PrecisionLike = None) -> jax.Array:
   """x [N, H, W, C] * kernel [kh, kw, C, F] -> [N, Ho, Wo, F] by `impl`."""
@@ -263,7 +270,7 @@ def conv2d(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: P
   if impl == "im2col":
     return conv2d_im2col(x, kernel, strides, padding, precision)
   if impl == "fft" and (pads := _fft_pads(x.shape[1:3], kernel, strides, padding)):
-    return conv_vjp.conv(x, kernel, (1, 1), pads, "fft", precision)
+    return conv_vjp.conv(x, kernel, (1, 1), pads, "fft", _dft_precision(precision))
   return conv2d_xla_vjp(x, kernel, strides, padding, precision)
 
 
@@ -277,7 +284,7 @@ def conv_transpose2d(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], 
     # Stride 1 (transpose_kernel=False): the correlation with the kernel as is.
     same = tuple(conv_transpose_same_pads(k, 1) for k in kernel.shape[:2])
     if pads := _fft_pads(x.shape[1:3], kernel, strides, same):
-      return conv_vjp.conv(x, kernel, (1, 1), pads, "fft", precision)
+      return conv_vjp.conv(x, kernel, (1, 1), pads, "fft", _dft_precision(precision))
   if impl in ("xla_vjp", "fft"):
     return conv_transpose2d_xla_vjp(x, kernel, strides, precision)
   # Elements per input pixel that each formulation materialises.
