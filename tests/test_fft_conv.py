@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from gan_jax.models import conv_vjp, fft_conv
+from gan_jax.conv import conv_vjp, fft_conv
 
 _DN = ("NHWC", "HWIO", "NHWC")
 # (N, H, W, C, F, kh, kw, pads)

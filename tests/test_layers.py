@@ -15,7 +15,7 @@ from jax import lax
 
 from gan_jax.configs import base
 from gan_jax import models
-from gan_jax.models import layers
+from gan_jax.conv import layers
 
 _DN = ("NHWC", "HWIO", "NHWC")
 FAST_IMPLS = [impl for impl in layers.CONV_IMPLS if impl != "xla"]
@@ -297,3 +297,26 @@ def test_the_dft_path_asks_for_full_float32_precision():
   assert "dot_general[" in text and "conv_general_dilated" not in text  # it took the DFT path
   assert text.count("dot_general[") == text.count(
       "precision=(Precision.HIGHEST, Precision.HIGHEST)"), text
+
+
+def test_auto_picks_the_cpu_fast_path_on_cpu_and_xla_elsewhere():
+  assert layers.resolve_conv_impl("auto", backend="cpu") == "fft"
+  assert layers.resolve_conv_impl("auto", backend="gpu") == "xla"
+  assert layers.resolve_conv_impl("auto", backend="tpu") == "xla"
+  assert layers.resolve_conv_impl("im2col", backend="gpu") == "im2col"  # an explicit choice stays
+  with pytest.raises(ValueError, match="valid choices: auto, xla"):
+    layers.resolve_conv_impl("cudnn")
+  assert layers.conv_modules("xla") == (nn.Conv, nn.ConvTranspose)
+  # The models take the constructors; one pair per impl, so the modules compare equal.
+  config = base.get_config().model
+  g_auto, d_auto = models.build_models(_with(config, "auto"), (28, 28, 1))
+  g_fft, d_fft = models.build_models(_with(config, "fft"), (28, 28, 1))
+  if jax.default_backend() == "cpu":
+    assert (g_auto, d_auto) == (g_fft, d_fft)
+    assert d_fft.conv.keywords == {"impl": "fft"}
+
+
+def _with(config, impl):
+  out = config.copy_and_resolve_references()
+  out.conv_impl = impl
+  return out

@@ -51,7 +51,7 @@ def get_config() -> ml_collections.ConfigDict:
       name="dcgan28",         # see gan_jax.models.MODELS
       latent_dim=100,
       dropout_rate=0.3,       # D dropout (dcgan28, mlp)
-      conv_impl="fft",        # xla | im2col | xla_vjp | fft (fastest on CPU; reverse-mode AD only)
+      conv_impl="fft",        # auto (fft on CPU, xla on GPU/TPU) | xla | im2col | xla_vjp | fft
       g_hidden=(256, 512, 1024),   # mlp
       d_hidden=(1024, 512, 256),   # mlp
       output_activation="tanh",    # mlp: tanh (images) | none (2-D toys)

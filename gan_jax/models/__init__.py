@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import flax.linen as nn
 import ml_collections
 
-from gan_jax.models import layers
+from gan_jax import conv as conv_lib
 from gan_jax.models.dcgan import DCGAN28Discriminator, DCGAN28Generator
 from gan_jax.models.dcgan_conv import DCGANDiscriminator, DCGANGenerator, check_d_norm
 from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
@@ -30,9 +30,9 @@ def _dcgan28(config: ml_collections.ConfigDict, sample_shape: tuple[int, ...], *
              axis_name: str | None = None) -> ModelPair:
   if tuple(sample_shape) != (28, 28, 1):
     raise ValueError(f"dcgan28 needs 28x28x1 images, got samples of shape {sample_shape}")
-  layers.check_conv_impl(config.conv_impl)  # fail at start-up, not at first use
-  return (DCGAN28Generator(conv_impl=config.conv_impl, axis_name=axis_name),
-          DCGAN28Discriminator(dropout_rate=config.dropout_rate, conv_impl=config.conv_impl))
+  conv, conv_transpose = conv_lib.conv_modules(config.conv_impl)  # fails at start-up
+  return (DCGAN28Generator(conv_transpose=conv_transpose, axis_name=axis_name),
+          DCGAN28Discriminator(dropout_rate=config.dropout_rate, conv=conv))
 
 
 @MODELS.register("mlp")
@@ -62,11 +62,11 @@ def _dcgan(size: int):
   def factory(config: ml_collections.ConfigDict, sample_shape: tuple[int, ...], *,
               axis_name: str | None = None) -> ModelPair:
     _square_image(f"dcgan{size}", sample_shape, (size,))
-    layers.check_conv_impl(config.conv_impl)
+    conv, conv_transpose = conv_lib.conv_modules(config.conv_impl)
     return (DCGANGenerator(image_size=size, channels=sample_shape[-1], nf=config.nf,
-                           conv_impl=config.conv_impl, axis_name=axis_name),
+                           conv_transpose=conv_transpose, axis_name=axis_name),
             DCGANDiscriminator(image_size=size, nf=config.nf, d_norm=check_d_norm(config.d_norm),
-                               conv_impl=config.conv_impl, axis_name=axis_name))
+                               conv=conv, axis_name=axis_name))
   return factory
 
 
@@ -79,9 +79,9 @@ def _resnet(config: ml_collections.ConfigDict, sample_shape: tuple[int, ...], *,
             axis_name: str | None = None) -> ModelPair:
   del axis_name  # No batch norm.
   size = _square_image("resnet", sample_shape, (32, 64, 128, 256))
-  layers.check_conv_impl(config.conv_impl)
+  conv, _ = conv_lib.conv_modules(config.conv_impl)
   widths = dict(image_size=size, nf=config.nf, nf_max=config.nf_max,
-                res_ratio=config.res_ratio, conv_impl=config.conv_impl)
+                res_ratio=config.res_ratio, conv=conv)
   return (ResNetGenerator(channels=sample_shape[-1], **widths), ResNetDiscriminator(**widths))
 
 

@@ -13,8 +13,8 @@ Discriminator (212,865 parameters):
 Keras defaults are kept on purpose so numbers compare with the seed:
 LeakyReLU slope 0.3, batch-norm momentum 0.99 and epsilon 1e-3, 'SAME' padding.
 
-`conv_impl` picks how the (transposed) convolutions are computed (see
-`gan_jax.models.layers`): 'xla' uses the stock flax layers; 'im2col' and
+`config.model.conv_impl` picks how the (transposed) convolutions are computed (see
+`gan_jax.conv.layers`): 'xla' uses the stock flax layers; 'im2col' and
 'xla_vjp' avoid the convolutions XLA's CPU backend runs slowly (strided kernel
 gradients, double backprop), which roughly halves a train step on CPU; 'fft'
 (the base config's) also runs the 5x5 7x7x256 -> 7x7x128 layer by DFT matmuls
@@ -26,12 +26,11 @@ ConvTranspose_i), so parameters and checkpoints are interchangeable.
 from __future__ import annotations
 
 import functools
+from typing import Callable
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-
-from gan_jax.models import layers
 
 LEAKY_SLOPE = 0.3
 BN_MOMENTUM = 0.99
@@ -46,26 +45,26 @@ class DCGAN28Generator(nn.Module):
   """z [B, latent_dim] -> images [B, 28, 28, 1] in [-1, 1].
 
   Attributes:
-    conv_impl: one of `layers.CONV_IMPLS`.
+    conv_transpose: the transposed-convolution constructor
+      (`gan_jax.conv.conv_modules`; flax's own by default).
     axis_name: device axis over which batch-norm statistics are averaged
       (data parallelism), or None.
   """
-  conv_impl: str = "xla"
+  conv_transpose: Callable[..., nn.Module] = nn.ConvTranspose
   axis_name: str | None = None
 
   @nn.compact
   def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
-    _, conv_transpose = layers.conv_modules(self.conv_impl)
     bn = functools.partial(nn.BatchNorm, use_running_average=not train,
                            momentum=BN_MOMENTUM, epsilon=BN_EPSILON, axis_name=self.axis_name)
     x = nn.Dense(7 * 7 * 256, use_bias=False)(z)
     x = leaky_relu(bn()(x))
     x = x.reshape((z.shape[0], 7, 7, 256))
     for i, (features, stride) in enumerate(((128, 1), (64, 2))):
-      x = conv_transpose(features, (5, 5), strides=(stride, stride), padding="SAME",
+      x = self.conv_transpose(features, (5, 5), strides=(stride, stride), padding="SAME",
                          use_bias=False, name=f"ConvTranspose_{i}")(x)
       x = leaky_relu(bn()(x))
-    x = conv_transpose(1, (5, 5), strides=(2, 2), padding="SAME", use_bias=False,
+    x = self.conv_transpose(1, (5, 5), strides=(2, 2), padding="SAME", use_bias=False,
                        name="ConvTranspose_2")(x)
     return jnp.tanh(x)
 
@@ -75,16 +74,16 @@ class DCGAN28Discriminator(nn.Module):
 
   Attributes:
     dropout_rate: dropout after each convolution (train mode only).
-    conv_impl: one of `layers.CONV_IMPLS`.
+    conv: the convolution constructor (`gan_jax.conv.conv_modules`; flax's own by
+      default).
   """
   dropout_rate: float = 0.3
-  conv_impl: str = "xla"
+  conv: Callable[..., nn.Module] = nn.Conv
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
-    conv, _ = layers.conv_modules(self.conv_impl)
     for i, features in enumerate((64, 128)):
-      x = conv(features, (5, 5), strides=(2, 2), padding="SAME", name=f"Conv_{i}")(x)
+      x = self.conv(features, (5, 5), strides=(2, 2), padding="SAME", name=f"Conv_{i}")(x)
       x = leaky_relu(x)
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     self.sow("intermediates", "features", x)  # for feature matching

@@ -31,19 +31,18 @@ Both networks draw weights from N(0, 0.02) as in the paper (biases and
 batch-norm scales start at 0 and 1). Batch norm uses PyTorch's defaults
 (momentum 0.1 -> flax 0.9, epsilon 1e-5).
 
-`conv_impl` picks how the convolutions are computed (see
-`gan_jax.models.layers`); every implementation has the same parameter tree.
+`config.model.conv_impl` picks how the convolutions are computed (see
+`gan_jax.conv.layers`); every implementation has the same parameter tree.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Callable
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-
-from gan_jax.models import layers
 
 LEAKY_SLOPE = 0.2
 BN_MOMENTUM = 0.9
@@ -88,19 +87,19 @@ class DCGANGenerator(nn.Module):
     image_size: output height and width, 4 * 2^k (32 or 64 for the registry).
     channels: output channels C.
     nf: base width; the 4x4 map has 8*nf channels.
-    conv_impl: one of `layers.CONV_IMPLS`.
+    conv_transpose: the transposed-convolution constructor
+      (`gan_jax.conv.conv_modules`; flax's own by default).
     axis_name: device axis over which batch norm averages its batch statistics
       under data parallelism (None: this device's batch only).
   """
   image_size: int = 64
   channels: int = 3
   nf: int = 64
-  conv_impl: str = "xla"
+  conv_transpose: Callable[..., nn.Module] = nn.ConvTranspose
   axis_name: str | None = None
 
   @nn.compact
   def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
-    _, conv_transpose = layers.conv_modules(self.conv_impl)
     bn = functools.partial(nn.BatchNorm, use_running_average=not train,
                            momentum=BN_MOMENTUM, epsilon=BN_EPSILON, axis_name=self.axis_name)
     k = num_upsamplings(self.image_size)
@@ -112,11 +111,11 @@ class DCGANGenerator(nn.Module):
     resolution = BASE_SIZE
     for i in range(k - 1):
       resolution *= 2
-      x = conv_transpose(channels_at(resolution, self.nf), (4, 4), strides=(2, 2),
+      x = self.conv_transpose(channels_at(resolution, self.nf), (4, 4), strides=(2, 2),
                          padding="SAME", use_bias=False, kernel_init=WEIGHT_INIT,
                          name=f"ConvTranspose_{i}")(x)
       x = nn.relu(bn(name=f"BatchNorm_{i + 1}")(x))
-    x = conv_transpose(self.channels, (4, 4), strides=(2, 2), padding="SAME",
+    x = self.conv_transpose(self.channels, (4, 4), strides=(2, 2), padding="SAME",
                        use_bias=False, kernel_init=WEIGHT_INIT,
                        name=f"ConvTranspose_{k - 1}")(x)
     return jnp.tanh(x)
@@ -129,13 +128,14 @@ class DCGANDiscriminator(nn.Module):
     image_size: input height and width, 4 * 2^k.
     nf: base width; the last (4x4) map has 8*nf channels.
     d_norm: normalisation of the inner layers, one of `D_NORMS`.
-    conv_impl: one of `layers.CONV_IMPLS`.
+    conv: the convolution constructor (`gan_jax.conv.conv_modules`; flax's own by
+      default).
     axis_name: batch norm's device axis (see `DCGANGenerator`).
   """
   image_size: int = 64
   nf: int = 64
   d_norm: str = "batch_norm"
-  conv_impl: str = "xla"
+  conv: Callable[..., nn.Module] = nn.Conv
   axis_name: str | None = None
 
   @nn.compact
@@ -144,12 +144,11 @@ class DCGANDiscriminator(nn.Module):
     if x.shape[1:3] != (self.image_size, self.image_size):
       raise ValueError(f"DCGAN discriminator built for {self.image_size}x{self.image_size} "
                        f"images got input of shape {x.shape}")
-    conv, _ = layers.conv_modules(self.conv_impl)
     resolution = self.image_size
     for i in range(num_upsamplings(self.image_size)):
       resolution //= 2
       normalise = i > 0 and d_norm != "none"
-      x = conv(channels_at(resolution, self.nf), (4, 4), strides=(2, 2),
+      x = self.conv(channels_at(resolution, self.nf), (4, 4), strides=(2, 2),
                padding=((1, 1), (1, 1)), use_bias=i > 0 and d_norm == "none",
                kernel_init=WEIGHT_INIT, name=f"Conv_{i}")(x)
       if normalise and d_norm == "batch_norm":

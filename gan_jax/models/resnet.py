@@ -27,11 +27,11 @@ The average pool counts padding (PyTorch's default), i.e. always divides by 9.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-
-from gan_jax.models import layers
 
 LEAKY_SLOPE = 0.2
 BASE_SIZE = 4
@@ -64,22 +64,22 @@ class ResnetBlock(nn.Module):
   Attributes:
     features: output channels fout.
     res_ratio: scale of the residual branch (0.1 in the paper).
-    conv_impl: one of `layers.CONV_IMPLS`.
+    conv: the convolution constructor (`gan_jax.conv.conv_modules`; flax's own by
+      default).
   """
   features: int
   res_ratio: float = 0.1
-  conv_impl: str = "xla"
+  conv: Callable[..., nn.Module] = nn.Conv
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    conv, _ = layers.conv_modules(self.conv_impl)
     fin = x.shape[-1]
     hidden = min(fin, self.features)
     shortcut = x
     if fin != self.features:
-      shortcut = conv(self.features, (1, 1), use_bias=False, name="conv_s")(x)
-    dx = conv(hidden, (3, 3), padding="SAME", name="conv_0")(leaky_relu(x))
-    dx = conv(self.features, (3, 3), padding="SAME", name="conv_1")(leaky_relu(dx))
+      shortcut = self.conv(self.features, (1, 1), use_bias=False, name="conv_s")(x)
+    dx = self.conv(hidden, (3, 3), padding="SAME", name="conv_0")(leaky_relu(x))
+    dx = self.conv(self.features, (3, 3), padding="SAME", name="conv_1")(leaky_relu(dx))
     return shortcut + self.res_ratio * dx
 
 
@@ -103,29 +103,29 @@ class ResNetGenerator(nn.Module):
     nf: width at full resolution.
     nf_max: cap on the width.
     res_ratio: residual branch scale.
-    conv_impl: one of `layers.CONV_IMPLS`.
+    conv: the convolution constructor (`gan_jax.conv.conv_modules`; flax's own by
+      default).
   """
   image_size: int = 64
   channels: int = 3
   nf: int = 64
   nf_max: int = 512
   res_ratio: float = 0.1
-  conv_impl: str = "xla"
+  conv: Callable[..., nn.Module] = nn.Conv
 
   @nn.compact
   def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
     del train  # No batch norm or dropout.
-    conv, _ = layers.conv_modules(self.conv_impl)
     k = num_levels(self.image_size)
     w0 = width(k, self.nf, self.nf_max)
     x = nn.Dense(BASE_SIZE * BASE_SIZE * w0, name="fc")(z)
     x = x.reshape((z.shape[0], BASE_SIZE, BASE_SIZE, w0))
     for i, level in enumerate(range(k, 0, -1)):
-      x = ResnetBlock(width(level - 1, self.nf, self.nf_max), self.res_ratio, self.conv_impl,
+      x = ResnetBlock(width(level - 1, self.nf, self.nf_max), self.res_ratio, conv=self.conv,
                       name=f"block_{i}")(x)
       x = upsample_nearest(x)
-    x = ResnetBlock(self.nf, self.res_ratio, self.conv_impl, name=f"block_{k}")(x)
-    x = conv(self.channels, (3, 3), padding="SAME", name="conv_img")(leaky_relu(x))
+    x = ResnetBlock(self.nf, self.res_ratio, conv=self.conv, name=f"block_{k}")(x)
+    x = self.conv(self.channels, (3, 3), padding="SAME", name="conv_img")(leaky_relu(x))
     return jnp.tanh(x)
 
 
@@ -137,13 +137,14 @@ class ResNetDiscriminator(nn.Module):
     nf: width at full resolution.
     nf_max: cap on the width.
     res_ratio: residual branch scale.
-    conv_impl: one of `layers.CONV_IMPLS`.
+    conv: the convolution constructor (`gan_jax.conv.conv_modules`; flax's own by
+      default).
   """
   image_size: int = 64
   nf: int = 64
   nf_max: int = 512
   res_ratio: float = 0.1
-  conv_impl: str = "xla"
+  conv: Callable[..., nn.Module] = nn.Conv
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
@@ -151,13 +152,12 @@ class ResNetDiscriminator(nn.Module):
     if x.shape[1:3] != (self.image_size, self.image_size):
       raise ValueError(f"ResNet discriminator built for {self.image_size}x{self.image_size} "
                        f"images got input of shape {x.shape}")
-    conv, _ = layers.conv_modules(self.conv_impl)
     k = num_levels(self.image_size)
-    x = conv(self.nf, (3, 3), padding="SAME", name="conv_img")(x)
-    x = ResnetBlock(self.nf, self.res_ratio, self.conv_impl, name="block_0")(x)
+    x = self.conv(self.nf, (3, 3), padding="SAME", name="conv_img")(x)
+    x = ResnetBlock(self.nf, self.res_ratio, conv=self.conv, name="block_0")(x)
     for level in range(k):
       x = avg_pool_3x3_stride2(x)
-      x = ResnetBlock(width(level + 1, self.nf, self.nf_max), self.res_ratio, self.conv_impl,
+      x = ResnetBlock(width(level + 1, self.nf, self.nf_max), self.res_ratio, conv=self.conv,
                       name=f"block_{level + 1}")(x)
     x = leaky_relu(x.reshape((x.shape[0], -1)))
     self.sow("intermediates", "features", x)  # for feature matching

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from gan_jax.models import fft_conv
+from gan_jax.conv import fft_conv
 
 ENGINES = ("xla", "fft")
 DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")

@@ -56,10 +56,26 @@ import numpy as np
 from flax.typing import Dtype, Initializer, PrecisionLike
 from jax import lax
 
-from gan_jax.models import conv_vjp, fft_conv
+from gan_jax.conv import conv_vjp, fft_conv
 
 CONV_IMPLS = ("xla", "im2col", "xla_vjp", "fft")
+AUTO = "auto"  # the CPU fast path on CPU, XLA's own convolutions on GPU and TPU
 Padding = str | Sequence[tuple[int, int]]
+
+
+def resolve_conv_impl(impl: str, *, backend: str | None = None) -> str:
+  """`impl`, with 'auto' resolved for `backend` (default: JAX's default backend):
+  'fft' on CPU, 'xla' on GPU and TPU, where XLA's convolutions are the fast path.
+
+  Raises:
+    ValueError: an unknown name, listing the valid ones.
+  """
+  if impl == AUTO:
+    return "fft" if (backend or jax.default_backend()) == "cpu" else "xla"
+  if impl not in CONV_IMPLS:
+    raise ValueError(f"Unknown conv_impl {impl!r}; valid choices: "
+                     f"{', '.join((AUTO, *CONV_IMPLS))}")
+  return impl
 
 
 def check_conv_impl(impl: str) -> str:
@@ -389,7 +405,8 @@ class ConvTranspose(nn.Module):
 
 
 def conv_modules(impl: str) -> tuple[Callable[..., nn.Module], Callable[..., nn.Module]]:
-  """(conv, conv_transpose) constructors for `impl`; 'xla' gives the flax ones.
+  """(conv, conv_transpose) constructors for `impl` ('auto' resolved for the
+  default backend); 'xla' gives the flax ones.
 
   Both are called as `cls(features, kernel_size, strides=..., padding=...,
   use_bias=..., name=...)`.
@@ -397,6 +414,11 @@ def conv_modules(impl: str) -> tuple[Callable[..., nn.Module], Callable[..., nn.
   Raises:
     ValueError: unknown `impl`, listing the valid names.
   """
-  if check_conv_impl(impl) == "xla":
+  return _conv_modules(resolve_conv_impl(impl))
+
+
+@functools.lru_cache(maxsize=None)  # one pair per impl: modules holding them compare equal
+def _conv_modules(impl: str) -> tuple[Callable[..., nn.Module], Callable[..., nn.Module]]:
+  if impl == "xla":
     return nn.Conv, nn.ConvTranspose
   return functools.partial(Conv, impl=impl), functools.partial(ConvTranspose, impl=impl)
