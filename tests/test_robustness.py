@@ -222,6 +222,17 @@ def test_a_checkpoint_written_before_digests_still_restores(tmp_path):
   ckpt.close()
 
 
+def test_an_old_config_json_gets_the_fields_added_since_from_the_base_config(tmp_path):
+  from gan_jax.configs import base  # pylint: disable=g-import-not-at-top
+  recorded = base.get_config().to_dict()
+  del recorded["train"]["max_param_magnitude"], recorded["eval"]["extractor"]
+  recorded["train"]["num_steps"] = 7
+  (tmp_path / "config.json").write_text(json.dumps(recorded))
+  config = checkpoints.load_run_config(str(tmp_path))
+  assert config.train.num_steps == 7  # recorded values win
+  assert config.train.max_param_magnitude == 1e6 and config.eval.extractor == "auto"
+
+
 def test_a_cut_config_json_is_named(tmp_path):
   (tmp_path / "config.json").write_text('{"seed": 0, "train": {"num_st')
   with pytest.raises(ConfigError, match=f"{tmp_path}/config.json is not valid JSON"):
