@@ -173,15 +173,6 @@ class Checkpointer:
     self._manager.close()
 
 
-def _fill_missing(config: ml_collections.ConfigDict, defaults: dict) -> None:
-  """Adds, in place, every field of `defaults` that `config` lacks (recursively)."""
-  for key, value in defaults.items():
-    if key not in config:
-      config[key] = value
-    elif isinstance(value, dict) and isinstance(config[key], ml_collections.ConfigDict):
-      _fill_missing(config[key], value)
-
-
 def load_run_config(workdir: str) -> ml_collections.ConfigDict:
   """The config.json a run wrote into its workdir, as a ConfigDict.
 
@@ -198,10 +189,8 @@ def load_run_config(workdir: str) -> ml_collections.ConfigDict:
     raise FileNotFoundError(f"{path} not found: is {workdir} a gan_jax run folder?")
   try:
     with open(path) as f:
-      config = ml_collections.ConfigDict(json.load(f))
+      config = ml_collections.ConfigDict(config_checks.with_added_fields(json.load(f)))
   except json.JSONDecodeError as e:
     raise ConfigError(f"{path} is not valid JSON ({e}); restore it from a copy (earlier "
                       "versions are in config_history/ if the config changed)") from e
-  from gan_jax.configs import base  # pylint: disable=g-import-not-at-top
-  _fill_missing(config, base.get_config().to_dict())
   return config

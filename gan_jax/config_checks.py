@@ -184,6 +184,23 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
       _check(path, leaves[path], rule)
 
 
+def with_added_fields(recorded: Mapping[str, Any]) -> dict[str, Any]:
+  """A recorded config (nested dict, e.g. an old config.json) with every field
+  the schema gained since set to its base default: an added field's default
+  keeps what the code did before the field existed. Recorded values win."""
+  from gan_jax.configs import base  # pylint: disable=g-import-not-at-top
+
+  def fill(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    for key, default in defaults.items():
+      if key not in out:
+        out[key] = default
+      elif isinstance(default, Mapping) and isinstance(out[key], Mapping):
+        out[key] = fill(out[key], default)
+    return out
+  return fill(recorded, base.get_config().to_dict())
+
+
 def changed_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple]:
   """{'a.b': (old value, new value)} for every leaf that differs between two
   configs as nested dicts (a field only one of them has counts, with None on

@@ -124,7 +124,8 @@ def record_config(config: ml_collections.ConfigDict, workdir: str, *, resume_ste
       except json.JSONDecodeError:
         logging.warning("%s is not valid JSON; replacing it", path)
   if old is not None and resume_step > 0:  # with no step trained, nothing to keep
-    changes = config_checks.changed_fields(old, new)
+    # A field added to the schema after the run was recorded counts as its default.
+    changes = config_checks.changed_fields(config_checks.with_added_fields(old), new)
     if not changes:
       return
     refused = {k: v for k, v in changes.items() if k not in config_checks.RESUMABLE_FIELDS}

@@ -302,6 +302,17 @@ def test_a_changed_config_is_refused_on_resume(tmp_path):
   assert os.path.exists(tmp_path / "config_history" / "config_step_4.json")
 
 
+def test_a_run_recorded_before_a_field_existed_resumes(tmp_path):
+  """An upgrade that adds a config field does not make old runs 'another config'."""
+  train.train_and_evaluate(_toy(num_steps=2), str(tmp_path))
+  recorded = json.load(open(tmp_path / "config.json"))
+  del recorded["eval"]["extractor"], recorded["train"]["max_param_magnitude"]
+  (tmp_path / "config.json").write_text(json.dumps(recorded))
+  state = train.train_and_evaluate(_toy(num_steps=4), str(tmp_path))
+  assert int(state.step) == 4
+  assert json.load(open(tmp_path / "config.json"))["eval"]["extractor"] == "auto"
+
+
 def test_num_steps_at_or_below_the_resumed_step(tmp_path, caplog):
   train.train_and_evaluate(_toy(num_steps=4), str(tmp_path))
   with pytest.raises(ConfigError, match="at step 4, past train.num_steps=2"):
