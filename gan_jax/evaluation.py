@@ -48,16 +48,10 @@ from gan_jax.state import GANState
 CLASSIFIER_DATASETS = ("fashion_mnist", "mnist", "mnist_5k")
 EVAL_KEY = 0xE7A1
 # `config.eval` fields added after runs were recorded, with the value that means
-# what the code did before them (the in-domain CNN; no Inception weights).
+# what the code did before them (the in-domain CNN; no Inception weights): their
+# base defaults, which `load_run_config` gives an old run; the report's reuse
+# check reads them too.
 ADDED_EVAL_FIELDS = {"extractor": "auto", "inception_weights": ""}
-
-
-def with_added_eval_fields(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """A recorded run's config with the ADDED_EVAL_FIELDS it lacks set (in place)."""
-  for key, value in ADDED_EVAL_FIELDS.items():
-    if key not in config.eval:
-      config.eval[key] = value
-  return config
 
 
 def extractor_kind(extractor: str, dataset_name: str) -> str:
@@ -223,7 +217,7 @@ def evaluate_checkpoint(workdir: str, *, step: int | None = None,
   from gan_jax import data as data_lib  # pylint: disable=g-import-not-at-top
   from gan_jax.checkpoints import Checkpointer, load_run_config  # pylint: disable=g-import-not-at-top
   from gan_jax.state import create_state  # pylint: disable=g-import-not-at-top
-  config = with_added_eval_fields(load_run_config(workdir))
+  config = load_run_config(workdir)  # fields added since the run: their base defaults
   if num_samples:
     config.eval.num_samples = num_samples
   dataset = data_lib.get_dataset(config.dataset)

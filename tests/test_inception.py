@@ -17,7 +17,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from gan_jax.configs import base
-from gan_jax import cli, data, evaluation
+from gan_jax import cli, config_checks, data, evaluation
 from gan_jax.errors import GanJaxError, WeightsIntegrityError, WeightsNotFoundError
 from gan_jax.metrics import inception, torch_pickle
 from tests import inception_golden as golden
@@ -230,7 +230,6 @@ def test_evaluator_scores_on_inception_features(tmp_path, monkeypatch, random_re
 
 
 def test_the_eval_fields_have_rules():
-  from gan_jax import config_checks  # pylint: disable=g-import-not-at-top
   config_checks.check_value("eval.extractor", "inception")
   with pytest.raises(ValueError, match=r"config.eval.inception_weights must be a string, got 3"):
     config_checks.check_value("eval.inception_weights", 3)
@@ -243,7 +242,7 @@ def test_the_eval_fields_have_rules():
 def test_a_run_recorded_before_the_fields_is_evaluated_as_before():
   recorded = base.get_config().to_dict()
   del recorded["eval"]["extractor"], recorded["eval"]["inception_weights"]
-  old = evaluation.with_added_eval_fields(ml_collections.ConfigDict(recorded))
+  old = ml_collections.ConfigDict(config_checks.with_added_fields(recorded))  # as load_run_config
   assert (old.eval.extractor, old.eval.inception_weights) == ("auto", "")
   assert evaluation.extractor_kind(old.eval.extractor, old.dataset.name) == "classifier"
   defaults = base.get_config().eval
