@@ -35,8 +35,8 @@ def get_config(arg: str | None = None):
   config.dataset.batch_size = 64
   config.model.name = "dcgan32"
   config.model.latent_dim = 100
-  config.model.nf = 64
-  config.model.d_norm = d_norm
+  config.model.dcgan.nf = 64
+  config.model.dcgan.d_norm = d_norm
   config.objective = "non_saturating"
   config.num_critic_steps = 1
   for opt in (config.optimizer_g, config.optimizer_d):
@@ -48,7 +48,7 @@ def get_config(arg: str | None = None):
   config.train.checkpoint_every = 5000
   if runlocal:
     base.runlocal(config)
-    config.model.nf = 8
+    config.model.dcgan.nf = 8
     config.model.latent_dim = 16
   return config
 

@@ -27,9 +27,9 @@ def get_config(arg: str | None = None):
   config.dataset.batch_size = 64
   config.model.name = "resnet"
   config.model.latent_dim = 256
-  config.model.nf = 64
-  config.model.nf_max = 512
-  config.model.res_ratio = 0.1
+  config.model.resnet.nf = 64
+  config.model.resnet.nf_max = 512
+  config.model.resnet.res_ratio = 0.1
   config.objective = "non_saturating"
   config.num_critic_steps = 1
   config.penalty.update(name="r1", weight=10.0)
@@ -43,7 +43,7 @@ def get_config(arg: str | None = None):
   config.train.checkpoint_every = 5000
   if runlocal:
     base.runlocal(config)
-    config.model.nf = 8
-    config.model.nf_max = 32
+    config.model.resnet.nf = 8
+    config.model.resnet.nf_max = 32
     config.model.latent_dim = 16
   return config

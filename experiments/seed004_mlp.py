@@ -38,7 +38,7 @@ def get_config(arg: str | None = None):
   config.dataset.name = dataset
   config.dataset.batch_size = 64
   config.model.name = "mlp"
-  config.model.dropout_rate = 0.0
+  config.model.mlp.dropout_rate = 0.0
   steps_per_epoch = EPOCH_EXAMPLES[dataset] // config.dataset.batch_size
   config.train.num_steps = 2000
   for opt in (config.optimizer_g, config.optimizer_d):
@@ -69,7 +69,7 @@ def get_config(arg: str | None = None):
   config.eval.every_steps = 250
   if runlocal:
     base.runlocal(config)
-    config.model.g_hidden = config.model.d_hidden = (32,)
+    config.model.mlp.g_hidden = config.model.mlp.d_hidden = (32,)
     if algo == "fgan_js_warmup":
       config.optimizer_g.warmup_steps = config.optimizer_d.warmup_steps = 1
   return config

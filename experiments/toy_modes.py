@@ -54,5 +54,5 @@ def get_config(arg: str | None = None):
   config.eval.num_samples = 2500
   if runlocal:
     base.runlocal(config)
-    config.model.g_hidden = config.model.d_hidden = (16,)
+    config.model.mlp.g_hidden = config.model.mlp.d_hidden = (16,)
   return config

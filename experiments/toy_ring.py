@@ -27,16 +27,16 @@ def get_config(arg: str | None = None):
   config.dataset.batch_size = 256
   config.model.name = "mlp"
   config.model.latent_dim = 16
-  config.model.g_hidden = (128, 128, 128)
-  config.model.d_hidden = (128, 128, 128)
-  config.model.dropout_rate = 0.0
-  config.model.output_activation = "none"
+  config.model.mlp.g_hidden = (128, 128, 128)
+  config.model.mlp.d_hidden = (128, 128, 128)
+  config.model.mlp.dropout_rate = 0.0
+  config.model.mlp.output_activation = "none"
   variant = values["variant"]
   config.objective = "non_saturating" if variant in VARIANTS else variant
   if variant == "unrolled":
     config.tricks.unrolled_steps = 5
   elif variant == "minibatch":
-    config.model.minibatch_kernels = 16
+    config.model.mlp.minibatch_kernels = 16
   elif variant == "r1":
     config.penalty.update(name="r1", weight=1.0)
   for opt in (config.optimizer_g, config.optimizer_d):

@@ -86,11 +86,15 @@ RULES: dict[str, Rule] = {
     "parallel.num_devices": _int(), "parallel.num_processes": _int(),
     "parallel.process_id": _int(-1),
     "dataset.batch_size": _int(1), "dataset.num_train_examples": _int(),
-    "model.latent_dim": _int(1), "model.dropout_rate": _FRACTION,
-    "model.g_hidden": _int(1), "model.d_hidden": _int(1),  # every width of the tuple
-    "model.nf": _int(1), "model.nf_max": _int(1), "model.res_ratio": _float(0.0, low_open=True),
-    "model.d_batch_norm": _BOOL, "model.minibatch_kernels": _int(),
-    "model.minibatch_kernel_dim": _int(1), "model.vbn_reference_size": _int(),
+    "model.latent_dim": _int(1),
+    "model.dcgan28.dropout_rate": _FRACTION,
+    "model.dcgan.nf": _int(1),
+    "model.resnet.nf": _int(1), "model.resnet.nf_max": _int(1),
+    "model.resnet.res_ratio": _float(0.0, low_open=True),
+    "model.mlp.g_hidden": _int(1), "model.mlp.d_hidden": _int(1),  # every width of the tuple
+    "model.mlp.dropout_rate": _FRACTION, "model.mlp.d_batch_norm": _BOOL,
+    "model.mlp.minibatch_kernels": _int(), "model.mlp.minibatch_kernel_dim": _int(1),
+    "model.mlp.vbn_reference_size": _int(),
     "num_critic_steps": _int(1), "share_latents": _BOOL,
     **{f"optimizer_{p}.{k}": rule for p in "gd" for k, rule in OPTIMIZER_RULES.items()},
     "penalty.weight": _float(), "weight_clip": _float(),
@@ -184,10 +188,37 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
       _check(path, leaves[path], rule)
 
 
-def with_added_fields(recorded: Mapping[str, Any]) -> dict[str, Any]:
-  """A recorded config (nested dict, e.g. an old config.json) with every field
-  the schema gained since set to its base default: an added field's default
-  keeps what the code did before the field existed. Recorded values win."""
+# The model fields of the flat `model` block (before per-family blocks), each
+# now in the block of the family that reads it.
+FLAT_MODEL_FIELDS = frozenset({
+    "dropout_rate", "g_hidden", "d_hidden", "output_activation", "nf", "nf_max", "res_ratio",
+    "d_norm", "d_batch_norm", "minibatch_kernels", "minibatch_kernel_dim", "vbn_reference_size"})
+
+
+def with_model_blocks(recorded: Mapping[str, Any]) -> dict[str, Any]:
+  """A recorded config whose `model` block is flat, with each field the chosen
+  model read moved into its family's block and every other block at its base
+  default (the model ignored those fields, and ignores those blocks); a
+  recorded config with blocks is returned as is."""
+  model = recorded.get("model", {})
+  if not FLAT_MODEL_FIELDS & set(model):
+    return dict(recorded)
+  from gan_jax import models  # pylint: disable=g-import-not-at-top
+  from gan_jax.configs import base  # pylint: disable=g-import-not-at-top
+  chosen = models.MODELS.get(model["name"]).block
+  defaults = base.get_config().model.to_dict()
+  moved = {k: v for k, v in model.items() if k not in FLAT_MODEL_FIELDS}
+  for block, fields in defaults.items():
+    if isinstance(fields, dict):
+      moved[block] = {k: model.get(k, v) if block == chosen else v for k, v in fields.items()}
+  return {**recorded, "model": moved}
+
+
+def upgrade_recorded(recorded: Mapping[str, Any]) -> dict[str, Any]:
+  """A recorded config (nested dict, e.g. an old config.json) in the current
+  schema: a field the schema moved is at its new place, with its recorded value,
+  and a field the schema gained since is at its base default (an added field's
+  default keeps what the code did before the field existed)."""
   from gan_jax.configs import base  # pylint: disable=g-import-not-at-top
 
   def fill(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,14 +229,30 @@ def with_added_fields(recorded: Mapping[str, Any]) -> dict[str, Any]:
       elif isinstance(default, Mapping) and isinstance(out[key], Mapping):
         out[key] = fill(out[key], default)
     return out
-  return fill(recorded, base.get_config().to_dict())
+  return fill(with_model_blocks(recorded), base.get_config().to_dict())
+
+
+def _same_computation(path: str, value: Any) -> Any:
+  """`value` of field `path` as what it computes: tuples as lists (JSON turns
+  tuples into lists), and model.conv_impl 'auto' as the path it picks on this
+  backend (a run recorded with 'fft' on CPU is the same run as one with 'auto')."""
+  if isinstance(value, tuple):
+    return list(value)
+  if path == "model.conv_impl" and isinstance(value, str):
+    from gan_jax import conv  # pylint: disable=g-import-not-at-top
+    try:
+      return conv.resolve_conv_impl(value)
+    except ValueError:
+      return value
+  return value
 
 
 def changed_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple]:
   """{'a.b': (old value, new value)} for every leaf that differs between two
   configs as nested dicts (a field only one of them has counts, with None on
-  the other side). Tuples and lists compare equal when their items do."""
+  the other side). Values compare as what they compute (`_same_computation`):
+  tuples equal lists of the same items, and conv_impl 'auto' equals the path it
+  picks on this backend."""
   a, b = _leaves(old), _leaves(new)
-  norm = lambda v: list(v) if isinstance(v, tuple) else v  # JSON turns tuples into lists
   return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b))
-          if norm(a.get(k)) != norm(b.get(k))}
+          if _same_computation(k, a.get(k)) != _same_computation(k, b.get(k))}

@@ -48,6 +48,7 @@ import optax
 
 from gan_jax import config_checks
 from gan_jax import losses
+from gan_jax import models
 from gan_jax import penalties
 from gan_jax import tricks
 from gan_jax.state import GANState
@@ -86,11 +87,12 @@ def _apply(module, params, batch_stats, x, *, rng=None, features=False):
 
 def _check_config(config: ml_collections.ConfigDict) -> None:
   config_checks.validate_config(config)
+  models.check_model_config(config.model)  # after it, mlp's fields are set only for mlp
   t = config.tricks
   if config.share_latents and (config.num_critic_steps != 1 or t.unrolled_steps or t.consensus):
     raise ValueError("share_latents needs num_critic_steps=1 and no unrolled_steps or consensus "
                      "(the generator update must see the critic update's own fakes)")
-  if config.model.minibatch_kernels and config.penalty.name != "none":
+  if config.model.mlp.minibatch_kernels and config.penalty.name != "none":
     raise ValueError(f"penalty {config.penalty.name!r} needs per-example input gradients, but "
                      "minibatch discrimination mixes the examples of a batch; drop one")
   if t.label_smoothing and not losses.get_objective(config.objective).smoothable:

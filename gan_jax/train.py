@@ -49,13 +49,15 @@ from gan_jax import config_checks
 from gan_jax import data as data_lib
 from gan_jax import evaluation
 from gan_jax import guards
+from gan_jax import models
 from gan_jax import parallel
 from gan_jax import viz
 from gan_jax.checkpoints import Checkpointer, load_run_config
 from gan_jax.errors import ConfigError, NonFiniteLossError, StopRequested  # noqa: F401
 from gan_jax.preemption import StopSignals
 from gan_jax.state import GANState, count_params, create_state
-from gan_jax.workdir import WorkdirLock, record_config, record_provenance
+from gan_jax.workdir import (WorkdirLock, check_resumable_config, record_config,
+                             record_provenance)
 from gan_jax.writers import MetricWriter
 
 
@@ -192,6 +194,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     StopRequested: SIGTERM / SIGINT; the step in progress was checkpointed.
   """
   config_checks.validate_config(config)
+  models.check_model_config(config.model)
   parallel.initialize_distributed(config.parallel)
   chief = jax.process_index() == 0  # only process 0 writes logs, samples, figures
   os.makedirs(workdir, exist_ok=True)
@@ -211,6 +214,9 @@ def _train(config: ml_collections.ConfigDict, workdir: str, *, chief: bool, stop
   window: list[Any] = []
   try:
     if checkpointer.latest_step() is not None:
+      if chief:  # before the restore: a changed architecture is a changed config
+        check_resumable_config(config, workdir, resume_step=checkpointer.latest_step(),
+                               allow_change=allow_config_change)
       state = checkpointer.restore(state)
       logging.info("Resumed from %s", checkpointer.path(checkpointer.latest_step()))
       meta = checkpointer.last_meta

@@ -102,20 +102,19 @@ def _format_change(path: str, old: Any, new: Any) -> str:
   return f"{path}: {old!r} -> {new!r}"
 
 
-def record_config(config: ml_collections.ConfigDict, workdir: str, *, resume_step: int,
-                  allow_change: bool = False) -> None:
-  """Writes `config` to `<workdir>/config.json` (atomically).
-
-  On a resumed run (a checkpoint and a config.json there) a change outside
-  `config_checks.RESUMABLE_FIELDS` is refused unless `allow_change`; any
-  change keeps the old file as config_history/config_step_<resume_step>.json.
+def check_resumable_config(config: ml_collections.ConfigDict, workdir: str, *,
+                           resume_step: int, allow_change: bool = False
+                           ) -> tuple[dict | None, dict[str, tuple]]:
+  """(the recorded config.json or None, its changes in `config`) for a run
+  resumed at `resume_step`; writes nothing. Run before the checkpoint is
+  restored, so a changed architecture is reported as a changed config rather
+  than as a shape mismatch.
 
   Raises:
-    ConfigError: the config changed in a field that alters training; nothing
-      is written then.
+    ConfigError: the config changed in a field outside
+      `config_checks.RESUMABLE_FIELDS` and not `allow_change`.
   """
   path = os.path.join(workdir, "config.json")
-  new = json.loads(config.to_json_best_effort())
   old = None
   if os.path.exists(path):
     with open(path) as f:
@@ -123,18 +122,40 @@ def record_config(config: ml_collections.ConfigDict, workdir: str, *, resume_ste
         old = json.load(f)
       except json.JSONDecodeError:
         logging.warning("%s is not valid JSON; replacing it", path)
-  if old is not None and resume_step > 0:  # with no step trained, nothing to keep
-    # A field added to the schema after the run was recorded counts as its default.
-    changes = config_checks.changed_fields(config_checks.with_added_fields(old), new)
+  if old is None or resume_step <= 0:  # with no step trained, nothing to keep
+    return old, {}
+  # A field the schema moved or added since the run was recorded reads as recorded / default.
+  changes = config_checks.changed_fields(config_checks.upgrade_recorded(old),
+                                         json.loads(config.to_json_best_effort()))
+  refused = {k: v for k, v in changes.items() if k not in config_checks.RESUMABLE_FIELDS}
+  if refused and not allow_change:
+    listed = "; ".join(_format_change(k, *v) for k, v in refused.items())
+    raise ConfigError(
+        f"{workdir} holds a run (at step {resume_step}) of another config ({listed}). Use a "
+        "fresh workdir, or pass --allow_config_change to resume it with the new config "
+        f"(the old one is then kept in {HISTORY_DIR}/).")
+  return old, changes
+
+
+def record_config(config: ml_collections.ConfigDict, workdir: str, *, resume_step: int,
+                  allow_change: bool = False) -> None:
+  """Writes `config` to `<workdir>/config.json` (atomically).
+
+  On a resumed run (a checkpoint and a config.json there) a change outside
+  `config_checks.RESUMABLE_FIELDS` is refused unless `allow_change`
+  (`check_resumable_config`); any change keeps the old file as
+  config_history/config_step_<resume_step>.json.
+
+  Raises:
+    ConfigError: the config changed in a field that alters training; nothing
+      is written then.
+  """
+  path = os.path.join(workdir, "config.json")
+  old, changes = check_resumable_config(config, workdir, resume_step=resume_step,
+                                        allow_change=allow_change)
+  if old is not None and resume_step > 0:
     if not changes:
       return
-    refused = {k: v for k, v in changes.items() if k not in config_checks.RESUMABLE_FIELDS}
-    if refused and not allow_change:
-      listed = "; ".join(_format_change(k, *v) for k, v in refused.items())
-      raise ConfigError(
-          f"{workdir} holds a run (at step {resume_step}) of another config ({listed}). Use a "
-          "fresh workdir, or pass --allow_config_change to resume it with the new config "
-          f"(the old one is then kept in {HISTORY_DIR}/).")
     os.makedirs(os.path.join(workdir, HISTORY_DIR), exist_ok=True)
     kept = os.path.join(workdir, HISTORY_DIR, f"config_step_{resume_step}.json")
     with open(kept, "w") as f:
@@ -144,7 +165,7 @@ def record_config(config: ml_collections.ConfigDict, workdir: str, *, resume_ste
                     "; ".join(_format_change(k, *v) for k, v in changes.items()), kept)
   tmp = path + ".tmp"
   with open(tmp, "w") as f:
-    json.dump(new, f, indent=2, sort_keys=True)
+    json.dump(json.loads(config.to_json_best_effort()), f, indent=2, sort_keys=True)
   os.replace(tmp, path)
 
 

@@ -40,7 +40,7 @@ STATE_FIELDS = ("step", "rng", "g_params", "d_params", "g_batch_stats", "d_batch
 
 def _tiny(**changes) -> ml_collections.ConfigDict:
   config = toy_ring.get_config()
-  config.model.g_hidden = config.model.d_hidden = (16, 16)
+  config.model.mlp.g_hidden = config.model.mlp.d_hidden = (16, 16)
   config.model.latent_dim = 4
   config.dataset.batch_size = 16
   config.eval.every_steps = 0
@@ -70,9 +70,9 @@ def cases() -> dict[str, ml_collections.ConfigDict]:
       "unrolled": {"tricks.unrolled_steps": 2},
       "consensus": {"tricks.consensus": 0.3},
       "ema": {"tricks.ema_decay": 0.9, "tricks.ema_start": 1},
-      "minibatch_discrimination": {"model.minibatch_kernels": 4},
-      "virtual_batch_norm": {"model.vbn_reference_size": 8},
-      "d_batch_norm": {"model.d_batch_norm": True},
+      "minibatch_discrimination": {"model.mlp.minibatch_kernels": 4},
+      "virtual_batch_norm": {"model.mlp.vbn_reference_size": 8},
+      "d_batch_norm": {"model.mlp.d_batch_norm": True},
       "weight_clip_rmsprop": {"objective": "wasserstein", "weight_clip": 0.05,
                               "optimizer_d.name": "rmsprop", "optimizer_g.name": "rmsprop"},
       "critic_steps_3": {"num_critic_steps": 3},

@@ -16,8 +16,8 @@ def small_config(backend: str, num_devices: int, *, d_batch_norm: bool):
   from experiments import toy_ring  # pylint: disable=g-import-not-at-top
   config = toy_ring.get_config()
   config.dataset.batch_size = 16
-  config.model.g_hidden = config.model.d_hidden = (16, 16)
-  config.model.d_batch_norm = d_batch_norm
+  config.model.mlp.g_hidden = config.model.mlp.d_hidden = (16, 16)
+  config.model.mlp.d_batch_norm = d_batch_norm
   if not d_batch_norm:  # a deterministic penalty: R1 on real data
     config.penalty.update(name="r1", weight=1.0)
   else:

@@ -51,7 +51,8 @@ def test_unknown_objective_lists_the_valid_ones():
 
 def test_time_step_measures_a_compiled_step():
   config = benchmark.objective_config("wgan_gp", batch_size=4, conv_impl="xla")
-  config.model.update(name="mlp", g_hidden=(16,), d_hidden=(16,))
+  config.model.name = "mlp"
+  config.model.mlp.update(g_hidden=(16,), d_hidden=(16,))
   row = benchmark.time_step(config, steps_=3, warmup=1)
   assert row["ms"] > 0 and row["compile_s"] > 0
   assert row["steps_per_s"] == pytest.approx(1e3 / row["ms"])
@@ -74,7 +75,8 @@ def test_table_ratio_is_peer_time_over_ours():
 
 def test_rounds_interleave_the_peer_and_take_medians():
   config = benchmark.objective_config("ns", batch_size=4, conv_impl="xla")
-  config.model.update(name="mlp", g_hidden=(16,), d_hidden=(16,))
+  config.model.name = "mlp"
+  config.model.mlp.update(g_hidden=(16,), d_hidden=(16,))
   peer_ms = iter([1000.0, 3000.0, 2000.0])
   calls = []
 

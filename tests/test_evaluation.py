@@ -70,7 +70,7 @@ def test_toy_metrics_count_modes():
 
 def test_training_logs_eval_rows_and_figures(tmp_path):
   config = toy_ring.get_config()
-  config.model.g_hidden = config.model.d_hidden = (16,)
+  config.model.mlp.g_hidden = config.model.mlp.d_hidden = (16,)
   config.train.num_steps, config.train.log_every = 20, 10
   config.train.sample_every, config.train.checkpoint_every = 10, 20
   config.train.progress_bar = False
@@ -95,7 +95,7 @@ def test_savgol_smooths_and_handles_short_series():
 
 def test_evaluate_command_scores_a_checkpoint(tmp_path):
   config = toy_ring.get_config()
-  config.model.g_hidden = config.model.d_hidden = (16,)
+  config.model.mlp.g_hidden = config.model.mlp.d_hidden = (16,)
   config.train.num_steps = config.train.checkpoint_every = 5
   config.train.progress_bar = False
   train.train_and_evaluate(config, str(tmp_path))

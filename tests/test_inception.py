@@ -242,7 +242,7 @@ def test_the_eval_fields_have_rules():
 def test_a_run_recorded_before_the_fields_is_evaluated_as_before():
   recorded = base.get_config().to_dict()
   del recorded["eval"]["extractor"], recorded["eval"]["inception_weights"]
-  old = ml_collections.ConfigDict(config_checks.with_added_fields(recorded))  # as load_run_config
+  old = ml_collections.ConfigDict(config_checks.upgrade_recorded(recorded))  # as load_run_config
   assert (old.eval.extractor, old.eval.inception_weights) == ("auto", "")
   assert evaluation.extractor_kind(old.eval.extractor, old.dataset.name) == "classifier"
   defaults = base.get_config().eval

@@ -14,14 +14,12 @@ from gan_jax.state import count_params, create_state
 B = 3
 
 
+SMALL = {"dcgan": dict(nf=8), "resnet": dict(nf=8, nf_max=32)}  # by config block
+
+
 def model_config(name, **fields):
-  """The base `model` block plus the fields these models read (see the report
-  on gan_jax/configs/base.py), small unless overridden."""
-  config = base.get_config().model
-  config.name = name
-  config.nf, config.nf_max, config.res_ratio, config.d_norm = 8, 32, 0.1, "batch_norm"
-  config.update(fields)
-  return config
+  """The base `model` block of model `name`, small unless `fields` say otherwise."""
+  return models.model_config(name, **{**SMALL[models.MODELS.get(name).block], **fields})
 
 
 def shapes(variables):
@@ -156,10 +154,11 @@ def test_resnet_residual_branch_is_scaled_by_res_ratio():
 
 @pytest.mark.parametrize("name,d_norm,has_stats", [
     ("dcgan32", "batch_norm", True), ("dcgan32", "layer_norm", False),
-    ("dcgan64", "none", False), ("resnet", "batch_norm", False)])  # resnet ignores d_norm.
+    ("dcgan64", "none", False), ("resnet", None, False)])  # resnet has no d_norm field.
 def test_discriminator_r1_compatibility(name, d_norm, has_stats):
   size = 64 if name == "dcgan64" else 32
-  _, d, _, d_vars, x = init_pair(model_config(name, d_norm=d_norm), size)
+  _, d, _, d_vars, x = init_pair(model_config(name, **({"d_norm": d_norm} if d_norm else {})),
+                                 size)
   assert bool(d_vars.get("batch_stats")) == has_stats
   if has_stats:
     with pytest.raises(ValueError, match="batch norm"):

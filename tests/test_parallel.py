@@ -61,7 +61,7 @@ def _ring_config(**overrides):
   from experiments import toy_ring  # pylint: disable=g-import-not-at-top
   config = toy_ring.get_config()
   config.dataset.batch_size = 16
-  config.model.g_hidden = config.model.d_hidden = (16,)
+  config.model.mlp.g_hidden = config.model.mlp.d_hidden = (16,)
   config.update(overrides)
   return config
 

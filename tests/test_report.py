@@ -6,6 +6,7 @@ import json
 import math
 import os
 
+import jax
 import ml_collections
 import numpy as np
 import pytest
@@ -303,7 +304,7 @@ def test_configure_sets_the_convolution_path_only_when_asked():
   from experiments import seed000_table1  # pylint: disable=g-import-not-at-top
   kw = dict(num_steps=100, eval_points=4, eval_samples=200, seed=1, num_seeds=3)
   config = report.configure(seed000_table1.get_config("dcgan"), **kw)
-  assert config.model.conv_impl == "fft" and config.eval.every_steps == 25
+  assert config.model.conv_impl == "auto" and config.eval.every_steps == 25
   assert (config.seed, config.num_seeds) == (1, 3)
   assert report.configure(seed000_table1.get_config("dcgan"), conv_impl="xla",
                           **kw).model.conv_impl == "xla"
@@ -323,6 +324,30 @@ def test_config_differences_names_changed_fields_and_ignores_a_guard_added_later
   (tmp_path / "config.json").write_text(json.dumps(recorded))
   assert report.config_differences(config, str(tmp_path)) == [
       "optimizer_d.learning_rate", "train.max_param_magnitude"]
+
+
+def test_a_run_recorded_with_the_flat_model_block_is_the_same_config(tmp_path):
+  """The seed-000 runs were recorded with every model field in one block and
+  conv_impl 'fft'; the same run under per-family blocks and 'auto' is reused
+  on CPU, and a change of the model's own field still counts."""
+  from experiments import seed000_table1  # pylint: disable=g-import-not-at-top
+  config = seed000_table1.get_config("dcgan")
+  recorded = json.loads(config.to_json_best_effort())
+  model = recorded["model"]
+  recorded["model"] = {"name": "dcgan28", "latent_dim": 100, "conv_impl": "fft",
+                       "dropout_rate": model["dcgan28"]["dropout_rate"],
+                       **{k: v for k, v in model["mlp"].items() if k != "dropout_rate"},
+                       **model["dcgan"], **model["resnet"]}
+  recorded["model"]["minibatch_kernels"] = 16  # documented for dcgan28, which ignored it
+  (tmp_path / "config.json").write_text(json.dumps(recorded))
+  if jax.default_backend() == "cpu":
+    assert report.config_differences(config, str(tmp_path)) == []
+  config.model.conv_impl = "xla"
+  assert report.config_differences(config, str(tmp_path)) == (
+      ["model.conv_impl"] if jax.default_backend() == "cpu" else [])
+  config.model.conv_impl = "fft"
+  config.model.dcgan28.dropout_rate = 0.5
+  assert report.config_differences(config, str(tmp_path)) == ["model.dcgan28.dropout_rate"]
 
 
 def test_an_added_eval_field_is_the_same_config_only_at_its_default(tmp_path):

@@ -21,7 +21,8 @@ import orbax.checkpoint as ocp
 import pytest
 
 from experiments import toy_ring
-from gan_jax import checkpoints, guards, train, viz, workdir as workdir_lib, writers
+from gan_jax import checkpoints, config_checks, guards, train, viz, writers
+from gan_jax import workdir as workdir_lib
 from gan_jax.data import images
 from gan_jax.errors import (ConfigError, CorruptCheckpointError, NonFiniteLossError,
                             StateOutOfBoundsError, StopRequested, WorkdirLockedError)
@@ -33,7 +34,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def _toy(**train_overrides):
   """A tiny MLP GAN on the 2-D ring: about 1 s per run after compilation."""
   config = toy_ring.get_config()
-  config.model.g_hidden = config.model.d_hidden = (16, 16)
+  config.model.mlp.g_hidden = config.model.mlp.d_hidden = (16, 16)
   config.model.latent_dim = 4
   config.dataset.batch_size = 16
   config.eval.every_steps = 0
@@ -57,7 +58,7 @@ def _state_leaves(state):
 @pytest.mark.parametrize("field,value,message", [
     ("optimizer_d.b1", 1.5, r"optimizer_d.b1 must be a finite number in \[0, 1\)"),
     ("penalty.weight", -10.0, "penalty.weight must be a finite number >= 0"),
-    ("model.dropout_rate", 1.5, "model.dropout_rate"),
+    ("model.mlp.dropout_rate", 1.5, "model.mlp.dropout_rate"),
     ("dataset.num_train_examples", -1, "num_train_examples must be an integer >= 0"),
     ("model.latent_dim", 0, "latent_dim must be an integer >= 1"),
     ("eval.batch_size", 0, "eval.batch_size"),
@@ -67,12 +68,15 @@ def _state_leaves(state):
     ("optimizer_g.learning_rate", float("inf"), "learning_rate must be a finite number > 0"),
     ("train.max_checkpoints", 0, "max_checkpoints must be an integer >= 1"),  # bug 1
     ("train.num_grid_samples", 0, "num_grid_samples must be an integer >= 1"),  # bug 7
-    ("model.g_hidden", (16, 0), "g_hidden must be a non-empty list, each entry an integer"),
+    ("model.mlp.g_hidden", (16, 0), "g_hidden must be a non-empty list, each entry an integer"),
 ])
 def test_bad_values_are_refused_before_anything_is_written(tmp_path, field, value, message):
   config = _toy()
-  block, name = field.split(".")
-  config[block][name] = value
+  *blocks, name = field.split(".")
+  target = config
+  for block in blocks:
+    target = target[block]
+  target[name] = value
   with pytest.raises(ConfigError, match=message):
     train.train_and_evaluate(config, str(tmp_path / "run"))
   assert not (tmp_path / "run").exists()
@@ -80,7 +84,6 @@ def test_bad_values_are_refused_before_anything_is_written(tmp_path, field, valu
 
 def test_every_numeric_field_of_the_base_config_has_a_rule():
   from gan_jax.configs import base  # pylint: disable=g-import-not-at-top
-  from gan_jax import config_checks  # pylint: disable=g-import-not-at-top
   leaves = config_checks.flatten(base.get_config())
   numeric = {k for k, v in leaves.items() if not isinstance(v, str)}
   assert numeric == {k for k, r in config_checks.RULES.items() if r.kind is not str}
@@ -167,7 +170,7 @@ def _largest_file(folder):
 
 def test_flipped_bits_in_a_checkpoints_arrays_are_refused(tmp_path):
   config = _toy(num_steps=2)
-  config.model.g_hidden = config.model.d_hidden = (256, 256)  # arrays stored raw, unchecksummed
+  config.model.mlp.g_hidden = config.model.mlp.d_hidden = (256, 256)  # arrays stored raw, unchecksummed
   train.train_and_evaluate(config, str(tmp_path / "run"))
   for seed in range(3):
     # A copy: tensorstore caches what this process wrote, by path.
@@ -311,6 +314,29 @@ def test_a_run_recorded_before_a_field_existed_resumes(tmp_path):
   state = train.train_and_evaluate(_toy(num_steps=4), str(tmp_path))
   assert int(state.step) == 4
   assert json.load(open(tmp_path / "config.json"))["eval"]["extractor"] == "auto"
+
+
+def test_a_run_recorded_with_the_flat_model_block_resumes(tmp_path):
+  """config.json of a run from before the per-family model blocks (every model
+  field in one flat block, conv_impl 'fft') is the same run as the new config."""
+  train.train_and_evaluate(_toy(num_steps=2), str(tmp_path))
+  recorded = json.load(open(tmp_path / "config.json"))
+  model = recorded["model"]
+  flat = {"name": model["name"], "latent_dim": model["latent_dim"], "conv_impl": "fft",
+          **model["dcgan28"], **model["dcgan"], **model["resnet"], **model["mlp"]}
+  flat["dropout_rate"] = model["mlp"]["dropout_rate"]  # the mlp read the one flat field
+  assert set(flat) - {"name", "latent_dim", "conv_impl"} == config_checks.FLAT_MODEL_FIELDS
+  (tmp_path / "config.json").write_text(json.dumps({**recorded, "model": flat}))
+  old = checkpoints.load_run_config(str(tmp_path))
+  assert tuple(old.model.mlp.g_hidden) == (16, 16) and "g_hidden" not in old.model
+  assert old.model.dcgan.nf == 64  # a block the mlp ignores: its default
+  state = train.train_and_evaluate(_toy(num_steps=4), str(tmp_path))
+  assert int(state.step) == 4
+  assert json.load(open(tmp_path / "config.json"))["model"]["mlp"]["g_hidden"] == [16, 16]
+  changed = _toy(num_steps=6)
+  changed.model.mlp.d_hidden = (8, 8)
+  with pytest.raises(ConfigError, match=r"model.mlp.d_hidden: \[16, 16\] -> \[8, 8\]"):
+    train.train_and_evaluate(changed, str(tmp_path))
 
 
 def test_num_steps_at_or_below_the_resumed_step(tmp_path, caplog):

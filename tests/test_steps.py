@@ -15,7 +15,7 @@ from gan_jax.state import create_state
 def _ring_config(objective="non_saturating", **overrides):
   config = toy_ring.get_config(objective)
   config.dataset.batch_size = 64
-  config.model.g_hidden = config.model.d_hidden = (32, 32)
+  config.model.mlp.g_hidden = config.model.mlp.d_hidden = (32, 32)
   return sweep_lib.apply_overrides(config, overrides)
 
 
@@ -66,13 +66,13 @@ def test_weight_clipping_keeps_every_critic_weight_in_the_box():
 @pytest.mark.parametrize("penalty", ["wgan_gp", "r1"])
 def test_penalty_with_batch_norm_discriminator_is_refused(penalty):
   config = _ring_config("wasserstein", **{"penalty.name": penalty, "penalty.weight": 10.0,
-                                          "model.d_batch_norm": True})
+                                          "model.mlp.d_batch_norm": True})
   with pytest.raises(ValueError, match="batch norm"):
     _train(config, 1)
 
 
 def test_batch_norm_discriminator_trains_without_penalty():
-  config = _ring_config(**{"model.d_batch_norm": True})
+  config = _ring_config(**{"model.mlp.d_batch_norm": True})
   state, history = _train(config, 3)
   assert state.d_batch_stats and np.isfinite(history[-1]["d/loss"])
 
@@ -182,7 +182,7 @@ def test_shared_latents_trace_the_generator_forward_once(share):
   first_layer = (64, config.model.latent_dim)   # G's first Dense reads z [B, latent_dim]
   forwards = _count_eqns(jaxpr.jaxpr, lambda e: e.primitive.name == "dot_general" and any(
       tuple(v.aval.shape) == first_layer for v in e.invars) and tuple(
-          e.outvars[0].aval.shape) == (64, config.model.g_hidden[0]))
+          e.outvars[0].aval.shape) == (64, config.model.mlp.g_hidden[0]))
   assert forwards == (1 if share else 2)
 
 
@@ -195,7 +195,7 @@ def test_r1_differentiates_the_real_pass_of_the_objective():
   """With dropout in D, R1's gradient is taken through the objective's real pass
   (same dropout mask): the step's penalty equals the one from that D."""
   config = _ring_config(**{"penalty.name": "r1", "penalty.weight": 10.0,
-                           "model.dropout_rate": 0.5})
+                           "model.mlp.dropout_rate": 0.5})
   state = create_state(config, sample_shape=(2,))
   batch = data.get_dataset(config.dataset).batch_at(0, seed=0, num_critic_steps=1)
   _, metrics = jax.jit(steps.make_train_step(config))(state, batch)

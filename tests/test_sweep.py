@@ -38,8 +38,9 @@ TINY_EXPERIMENT = textwrap.dedent('''\
       config.seed = int(arg or 0)
       config.dataset.name = "ring"
       config.dataset.batch_size = 16
-      config.model.update(name="mlp", latent_dim=4, g_hidden=(8,), d_hidden=(8,),
-                          dropout_rate=0.0, output_activation="none")
+      config.model.update(name="mlp", latent_dim=4)
+      config.model.mlp.update(g_hidden=(8,), d_hidden=(8,), dropout_rate=0.0,
+                              output_activation="none")
       config.train.update(num_steps=2, log_every=1, sample_every=2, checkpoint_every=2,
                           num_grid_samples=16, progress_bar=False)
       return config
@@ -114,9 +115,9 @@ def test_dcgan_cifar10_sweep_crosses_shared_learning_rates_with_objectives():
 def test_apply_overrides_on_a_locked_config_returns_a_locked_copy():
   config = _locked_config()
   new = sweep_lib.apply_overrides(config, {"config.optimizer_g.learning_rate": 1,
-                                           "objective": "hinge", "config.model.g_hidden": [4]})
+                                           "objective": "hinge", "config.model.mlp.g_hidden": [4]})
   assert new.optimizer_g.learning_rate == 1.0 and isinstance(new.optimizer_g.learning_rate, float)
-  assert new.objective == "hinge" and tuple(new.model.g_hidden) == (4,)
+  assert new.objective == "hinge" and tuple(new.model.mlp.g_hidden) == (4,)
   assert config.objective == "non_saturating" and config.optimizer_g.learning_rate == 2e-4
   assert new.is_locked
   with pytest.raises(AttributeError):

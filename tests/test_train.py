@@ -117,7 +117,7 @@ def test_warm_start_copies_weights_but_not_optimizer_or_step(tmp_path):
   assert int(kl_state.step) == 1
   chex.assert_trees_all_close(kl_state.g_params, js_state.g_params, atol=1e-6)
   mismatched = kl.copy_and_resolve_references()
-  mismatched.model.g_hidden = (8,)
+  mismatched.model.mlp.g_hidden = (8,)
   with pytest.raises(ValueError, match="Cannot warm start"):
     train.train_and_evaluate(mismatched, str(tmp_path / "bad"))
   missing = kl.copy_and_resolve_references()

@@ -14,7 +14,7 @@ from gan_jax.state import create_state
 def _config(objective="non_saturating", **tricks_overrides):
   config = toy_ring.get_config(objective)
   config.dataset.batch_size = 32
-  config.model.g_hidden = config.model.d_hidden = (16, 16)
+  config.model.mlp.g_hidden = config.model.mlp.d_hidden = (16, 16)
   config.tricks.update(tricks_overrides)
   return config
 
@@ -216,7 +216,7 @@ def test_minibatch_discrimination_sees_batch_diversity():
 
 def test_minibatch_discrimination_in_d_and_refused_with_penalties():
   config = _config()
-  config.model.minibatch_kernels = 8
+  config.model.mlp.minibatch_kernels = 8
   state, _, m = _run(config, 2)
   assert "MinibatchDiscrimination_0" in state.d_params and np.isfinite(m[-1]["d/loss"])
   config.penalty.update(name="r1", weight=1.0)
@@ -227,7 +227,7 @@ def test_minibatch_discrimination_in_d_and_refused_with_penalties():
 def test_virtual_batch_norm_makes_each_sample_independent_of_its_batch():
   from gan_jax import models  # pylint: disable=g-import-not-at-top
   cfg = _config().model
-  cfg.vbn_reference_size = 16
+  cfg.mlp.vbn_reference_size = 16
   g, _ = models.build_models(cfg, (2,))
   z = jax.random.normal(jax.random.PRNGKey(0), (3, cfg.latent_dim))
   params = g.init(jax.random.PRNGKey(1), z, train=True)

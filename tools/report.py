@@ -247,7 +247,8 @@ def config_differences(config: ml_collections.ConfigDict, workdir: str) -> list[
   old = _read_json(os.path.join(workdir, "config.json"))
   if not old:
     return []
-  changes = config_checks.changed_fields(old, json.loads(config.to_json_best_effort()))
+  changes = config_checks.changed_fields(config_checks.with_model_blocks(old),
+                                         json.loads(config.to_json_best_effort()))
   return [k for k, (was, now) in changes.items() if not (was is None and _absent_before(k, now))]
 
 

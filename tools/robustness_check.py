@@ -35,8 +35,8 @@ _KILLS = flags.DEFINE_integer("kills", 20, "kill -9 trials.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the kill times and bit positions.")
 
 STEPS = 600
-BASE = ["--config=experiments/toy_ring.py", "--config.model.g_hidden=(64,64)",
-        "--config.model.d_hidden=(64,64)", "--config.dataset.batch_size=32",
+BASE = ["--config=experiments/toy_ring.py", "--config.model.mlp.g_hidden=(64,64)",
+        "--config.model.mlp.d_hidden=(64,64)", "--config.dataset.batch_size=32",
         "--config.eval.every_steps=0", "--config.train.progress_bar=False",
         "--config.train.sample_every=150", "--config.train.num_grid_samples=64"]
 
@@ -132,7 +132,7 @@ def check_sigterm(out: str, table: list[list[str]]) -> None:
 
 def check_bit_flips(out: str, rng: np.random.Generator, table: list[list[str]]) -> None:
   ref = os.path.join(out, "flip_ref")
-  launch(ref, "--config.model.g_hidden=(256,256)", "--config.model.d_hidden=(256,256)",
+  launch(ref, "--config.model.mlp.g_hidden=(256,256)", "--config.model.mlp.d_hidden=(256,256)",
          steps=20, checkpoint_every=20)
   results = []
   for trial in range(3):
@@ -144,8 +144,8 @@ def check_bit_flips(out: str, rng: np.random.Generator, table: list[list[str]]) 
     data = bytearray(open(path, "rb").read())
     data[int(rng.integers(len(data) // 4, len(data) - 64))] ^= 1 << int(rng.integers(8))
     open(path, "wb").write(bytes(data))
-    code, last = launch(workdir, "--config.model.g_hidden=(256,256)",
-                        "--config.model.d_hidden=(256,256)", steps=40, checkpoint_every=20)
+    code, last = launch(workdir, "--config.model.mlp.g_hidden=(256,256)",
+                        "--config.model.mlp.d_hidden=(256,256)", steps=40, checkpoint_every=20)
     results.append("refused" if code and "Corrupt" in last else f"trained on (exit {code})")
   detected = sum(r == "refused" for r in results)
   table.append(["one flipped bit in the checkpoint's largest file, then resume",
@@ -189,7 +189,7 @@ def check_bugs(out: str, table: list[list[str]]) -> None:
   table.append(["7: num_grid_samples=0", f"exit {code}, config.json written: {written}; {last}"])
 
   for value in ("--config.optimizer_d.b1=1.5", "--config.penalty.weight=-10",
-                "--config.model.dropout_rate=1.5", "--config.dataset.num_train_examples=-1",
+                "--config.model.mlp.dropout_rate=1.5", "--config.dataset.num_train_examples=-1",
                 "--config.model.latent_dim=0", "--config.eval.batch_size=0", "--config.foo=1"):
     w = os.path.join(out, "bad")
     shutil.rmtree(w, ignore_errors=True)

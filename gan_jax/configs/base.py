@@ -47,22 +47,36 @@ def get_config() -> ml_collections.ConfigDict:
       num_train_examples=0,   # > 0: use only the first n training examples
   ))
 
+  # The fields every model takes, then one block per model family: the chosen
+  # model reads its own block, and a field of another block set away from its
+  # default is an error (gan_jax.models.check_model_config).
   config.model = ml_collections.ConfigDict(dict(
       name="dcgan28",         # see gan_jax.models.MODELS
       latent_dim=100,
-      dropout_rate=0.3,       # D dropout (dcgan28, mlp)
-      conv_impl="fft",        # auto (fft on CPU, xla on GPU/TPU) | xla | im2col | xla_vjp | fft
-      g_hidden=(256, 512, 1024),   # mlp
-      d_hidden=(1024, 512, 256),   # mlp
-      output_activation="tanh",    # mlp: tanh (images) | none (2-D toys)
-      nf=64,                       # dcgan32/64: 8*nf channels at 4x4; resnet: width at full res
-      nf_max=512,                  # resnet: width cap
-      res_ratio=0.1,               # resnet: scale of the residual branch
-      d_norm="batch_norm",         # dcgan32/64 D: batch_norm | layer_norm | none (penalties: not BN)
-      d_batch_norm=False,          # mlp: batch norm in D (no gradient penalties then)
-      minibatch_kernels=0,         # > 0: minibatch discrimination in D (mlp, dcgan28)
-      minibatch_kernel_dim=5,
-      vbn_reference_size=0,        # > 0: virtual batch norm in G with this reference batch
+      conv_impl="auto",       # models with convolutions: auto (fft on CPU, xla on GPU/TPU) |
+                              # xla | im2col | xla_vjp | fft (see gan_jax.conv)
+      dcgan28=dict(
+          dropout_rate=0.3,   # D dropout
+      ),
+      dcgan=dict(             # dcgan32, dcgan64
+          nf=64,              # 8*nf channels at 4x4
+          d_norm="batch_norm",  # D: batch_norm | layer_norm | none (penalties: not BN)
+      ),
+      resnet=dict(
+          nf=64,              # width at full resolution
+          nf_max=512,         # width cap
+          res_ratio=0.1,      # scale of the residual branch
+      ),
+      mlp=dict(
+          g_hidden=(256, 512, 1024),
+          d_hidden=(1024, 512, 256),
+          output_activation="tanh",  # tanh (images) | none (2-D toys)
+          dropout_rate=0.3,          # D dropout
+          d_batch_norm=False,        # batch norm in D (no gradient penalties then)
+          minibatch_kernels=0,       # > 0: minibatch discrimination in D
+          minibatch_kernel_dim=5,
+          vbn_reference_size=0,      # > 0: virtual batch norm in G with this reference batch
+      ),
   ))
 
   config.objective = "non_saturating"  # see gan_jax.losses.OBJECTIVES

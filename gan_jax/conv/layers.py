@@ -78,17 +78,6 @@ def resolve_conv_impl(impl: str, *, backend: str | None = None) -> str:
   return impl
 
 
-def check_conv_impl(impl: str) -> str:
-  """Returns `impl` if it names an implementation.
-
-  Raises:
-    ValueError: listing the valid names.
-  """
-  if impl not in CONV_IMPLS:
-    raise ValueError(f"Unknown conv_impl {impl!r}; valid choices: {', '.join(CONV_IMPLS)}")
-  return impl
-
-
 def _pair(value: int | Sequence[int] | None) -> tuple[int, int]:
   if value is None:  # flax's ConvTranspose default
     return 1, 1
@@ -281,7 +270,8 @@ def _dft_precision(precision: PrecisionLike) -> PrecisionLike:
 def conv2d(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: Padding,
            impl: str, precision: PrecisionLike = None) -> jax.Array:
   """x [N, H, W, C] * kernel [kh, kw, C, F] -> [N, Ho, Wo, F] by `impl`."""
-  if check_conv_impl(impl) == "xla" or (impl == "im2col" and tuple(strides) == (1, 1)):
+  impl = resolve_conv_impl(impl)
+  if impl == "xla" or (impl == "im2col" and tuple(strides) == (1, 1)):
     return conv_vjp.xla_conv(x, kernel, tuple(strides), padding, precision)
   if impl == "im2col":
     return conv2d_im2col(x, kernel, strides, padding, precision)
@@ -293,7 +283,8 @@ def conv2d(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: P
 def conv_transpose2d(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], impl: str,
                      precision: PrecisionLike = None) -> jax.Array:
   """`lax.conv_transpose` 'SAME': x [N, H, W, C] -> [N, H*sh, W*sw, F] by `impl`."""
-  if check_conv_impl(impl) == "xla" or (impl == "im2col" and tuple(strides) == (1, 1)):
+  impl = resolve_conv_impl(impl)
+  if impl == "xla" or (impl == "im2col" and tuple(strides) == (1, 1)):
     return lax.conv_transpose(x, kernel, strides, "SAME",
                               dimension_numbers=conv_vjp.DIMENSION_NUMBERS, precision=precision)
   if impl == "fft" and tuple(strides) == (1, 1):
@@ -346,7 +337,7 @@ class Conv(nn.Module):
   @nn.compact
   def __call__(self, inputs: jax.Array) -> jax.Array:
     """Convolves inputs [*batch, H, W, C] -> [*batch, Ho, Wo, F]."""
-    impl = check_conv_impl(self.impl)
+    impl = resolve_conv_impl(self.impl)
     kernel_size, strides = _pair(self.kernel_size), _pair(self.strides)
     kernel = self.param("kernel", self.kernel_init,
                         (*kernel_size, inputs.shape[-1], self.features), self.param_dtype)
@@ -387,7 +378,7 @@ class ConvTranspose(nn.Module):
   @nn.compact
   def __call__(self, inputs: jax.Array) -> jax.Array:
     """Transposed-convolves inputs [*batch, H, W, C] -> [*batch, H*sh, W*sw, F]."""
-    impl = check_conv_impl(self.impl)
+    impl = resolve_conv_impl(self.impl)
     if self.padding != "SAME":
       raise ValueError(f"ConvTranspose supports only padding='SAME', got {self.padding!r}")
     kernel_size, strides = _pair(self.kernel_size), _pair(self.strides)
