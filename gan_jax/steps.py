@@ -30,9 +30,11 @@ the models' batch norm `axis_name`) batch statistics are averaged over the
 axis. Latents and instance noise are drawn for the global batch and sliced,
 so a step on n devices equals the step on one device with the same global
 batch; dropout masks and penalty interpolation weights use per-device keys.
-Unrolled GAN: G's loss is taken at D's parameters after `unrolled_steps`
-differentiable updates of D's own optimizer (on the critic batches, cycled),
-gradients flowing through them; D's real update is unchanged.
+Tricks (`gan_jax.tricks`) join by kind, never by name: loss terms added to a
+player's loss, input transforms on every input D sees, a g_loss in place of
+the objective's G loss (feature matching), d_lookaheads giving the D
+parameters G's loss is taken at (unrolling), state updates after the G
+update, and the metrics any of them logs.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def _check_config(config: ml_collections.ConfigDict) -> None:
 
 # Each update splits its key into these streams, in this order.
 D_UPDATE_STREAMS = ("objective", "penalty", "terms")
-G_UPDATE_STREAMS = ("objective", "unroll", "terms")
+G_UPDATE_STREAMS = ("objective", "lookahead", "terms")
 D_OBJECTIVE_STREAMS = ("latents", "dropout_real", "dropout_fake", "noise_real", "noise_fake")
 G_OBJECTIVE_STREAMS = ("latents", "dropout_fake", "noise", "dropout_real")
 
@@ -159,9 +161,11 @@ class StepSpec:
   Attributes mirror the config fields of the same names; `objective` and
   `penalty_fn` are the registry entries (`penalty_fn` None for "none"),
   `penalty_coefficient` the factor of the mean penalty, `tricks` the
-  `config.tricks` dict and `loss_terms` / `input_transforms` / `state_updates`
-  the registered tricks it switches on (`gan_jax.tricks`), `axis_name` the
-  device axis under data parallelism (None on one device).
+  `config.tricks` dict, `loss_terms` / `input_transforms` / `state_updates` /
+  `d_lookaheads` the registered tricks of each kind it switches on, `g_loss`
+  the one that replaces G's loss (or None), `logged` those that log metrics
+  (`gan_jax.tricks`), `axis_name` the device axis under data parallelism
+  (None on one device).
   """
   objective: losses.Objective
   objective_name: str
@@ -172,14 +176,13 @@ class StepSpec:
   latent_dim: int
   share_latents: bool
   label_smoothing: float
-  instance_noise_std: float
-  instance_noise_anneal_steps: int
-  feature_matching: bool
-  unrolled_steps: int
   tricks: dict
   loss_terms: tuple[tricks.Trick, ...]
   input_transforms: tuple[tricks.Trick, ...]
   state_updates: tuple[tricks.Trick, ...]
+  g_loss: tricks.Trick | None
+  d_lookaheads: tuple[tricks.Trick, ...]
+  logged: tuple[tricks.Trick, ...]
   axis_name: str | None = None
 
   @classmethod
@@ -195,18 +198,21 @@ class StepSpec:
       raise ValueError(f"penalty {name!r} has weight 0, so it would cost its nested gradients "
                        "and change nothing: set config.penalty.weight > 0, or "
                        "penalty.name='none'")
+    on = {kind: tricks.enabled(tricks_dict, kind) for kind in tricks.KINDS}
+    if len(on["g_loss"]) > 1:
+      raise ValueError("tricks " + " and ".join(t.name for t in on["g_loss"]) + " each replace "
+                       "G's loss; switch on one")
     return cls(
         objective=losses.get_objective(config.objective), objective_name=config.objective,
         penalty_name=name, penalty_fn=None if name == "none" else penalty_fn,
         penalty_coefficient=penalty_coefficient(name, config.penalty.weight),
         num_critic_steps=config.num_critic_steps, latent_dim=config.model.latent_dim,
         share_latents=config.share_latents, label_smoothing=t.label_smoothing,
-        instance_noise_std=t.instance_noise_std,
-        instance_noise_anneal_steps=t.instance_noise_anneal_steps,
-        feature_matching=t.feature_matching, unrolled_steps=t.unrolled_steps,
-        tricks=tricks_dict, loss_terms=tricks.enabled(tricks_dict, "loss_term"),
-        input_transforms=tricks.enabled(tricks_dict, "input_transform"),
-        state_updates=tricks.enabled(tricks_dict, "state_update"), axis_name=axis_name)
+        tricks=tricks_dict, loss_terms=on["loss_term"], input_transforms=on["input_transform"],
+        state_updates=on["state_update"], g_loss=(on["g_loss"] or (None,))[0],
+        d_lookaheads=on["d_lookahead"],
+        logged=tuple(x for kind in tricks.KINDS for x in on[kind] if x.metrics),
+        axis_name=axis_name)
 
 
 # --- device helpers --------------------------------------------------------------------------
@@ -233,11 +239,6 @@ def _mean_over_devices(spec: StepSpec, tree):
 
 def _latents(spec: StepSpec, key: jax.Array, batch_size: int) -> jax.Array:
   return _normal(spec, key, (batch_size, spec.latent_dim))
-
-
-def _noise_std(spec: StepSpec, state: GANState) -> jax.Array:
-  return tricks.instance_noise_std(state.step, std=spec.instance_noise_std,
-                                   anneal_steps=spec.instance_noise_anneal_steps)
 
 
 def _d_input(spec: StepSpec, state: GANState, x: jax.Array, key: jax.Array) -> jax.Array:
@@ -290,12 +291,12 @@ def g_loss_of_fakes(spec: StepSpec, state: GANState, fake: jax.Array, d_params,
   fake = _d_input(spec, state, fake, keys["noise"])
   k_drop, k_real = _device_key(spec, keys["dropout_fake"]), _device_key(spec, keys["dropout_real"])
   # D's batch stats (if any) are not updated by the generator step.
-  if spec.feature_matching:
+  if spec.g_loss is not None:  # a trick's G loss of D's features (feature matching)
     _, _, fake_feats = _apply(state.discriminator, d_params, state.d_batch_stats, fake,
                               rng=k_drop, features=True)
     _, _, real_feats = _apply(state.discriminator, d_params, state.d_batch_stats, real,
                               rng=k_real, features=True)
-    return tricks.feature_matching_loss(real_features=real_feats, fake_features=fake_feats)
+    return spec.g_loss.fn(real_features=real_feats, fake_features=fake_feats)
   fake_logits, _ = _apply(state.discriminator, d_params, state.d_batch_stats, fake, rng=k_drop)
   real_logits = None
   if spec.objective.g_uses_real:
@@ -383,15 +384,16 @@ def d_update(spec: StepSpec, state: GANState, real: jax.Array, key: jax.Array,
       "d/grad_norm": optax.tree.norm(grads)})
 
 
-def _unrolled_d_params(spec: StepSpec, state: GANState, g_params, batch: jax.Array,
-                       key: jax.Array):
-  """D's parameters after `unrolled_steps` differentiable optimizer updates."""
-  d_params, opt_state = state.d_params, state.d_opt_state
-  for j in range(spec.unrolled_steps):
-    grads = jax.grad(lambda p: d_objective(spec, state, p, g_params, batch[j % len(batch)],
-                                           jax.random.fold_in(key, j))[0])(d_params)
-    updates, opt_state = state.d_tx.update(grads, opt_state, d_params)
-    d_params = optax.apply_updates(d_params, updates)
+def _lookahead_d_params(spec: StepSpec, state: GANState, g_params, batch: jax.Array,
+                        key: jax.Array):
+  """The D parameters G's loss is taken at: D's own, through the switched-on
+  d_lookahead tricks (unrolling); the first takes `key`, the i-th fold_in(key, i)."""
+  d_params = state.d_params
+  for i, trick in enumerate(spec.d_lookaheads):
+    d_params = trick.fn(tricks.LookaheadContext(
+        d_params=d_params, d_opt_state=state.d_opt_state, d_tx=state.d_tx, g_params=g_params,
+        batch=batch, key=key if i == 0 else jax.random.fold_in(key, i), tricks=spec.tricks,
+        d_objective=lambda d, g, real, k: d_objective(spec, state, d, g, real, k)[0]))
   return d_params
 
 
@@ -409,9 +411,7 @@ def g_update(spec: StepSpec, state: GANState, batch: jax.Array, key: jax.Array,
                        g_params=g_params, real=real, key=k["terms"])
 
   def loss_fn(g_params):
-    d_params = state.d_params
-    if spec.unrolled_steps:
-      d_params = _unrolled_d_params(spec, state, g_params, batch, k["unroll"])
+    d_params = _lookahead_d_params(spec, state, g_params, batch, k["lookahead"])
     loss, g_stats = g_objective(spec, state, g_params, d_params, real, k["objective"])
     total = loss
     if _has_terms(spec, "g"):
@@ -465,8 +465,8 @@ def train_step(spec: StepSpec, state: GANState, batch: jax.Array) -> tuple[GANSt
   state, g_metrics = g_update(spec, state, batch, key, shared)
   for trick in spec.state_updates:  # EMA, historical means: the step not yet advanced
     state = trick.fn(state, tricks=spec.tricks)
-  if spec.instance_noise_std:
-    metrics["d/instance_noise_std"] = _noise_std(spec, state)
+  for trick in spec.logged:  # e.g. the instance-noise scale of this step
+    metrics.update(trick.metrics(state.step, tricks=spec.tricks))
   return state.replace(step=state.step + 1), {**metrics, **g_metrics}
 
 

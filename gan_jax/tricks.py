@@ -9,21 +9,31 @@ kind and the `config.tricks` field that switches it on (a non-zero value):
                    N(0, 1) as the global batch's slice under data parallelism).
   state_update     `fn(state, *, tricks) -> state`, applied after the
                    generator update (the step counter not yet advanced).
-`enabled(tricks, kind)` lists the switched-on tricks of a kind in registration
-order; the step runs them in that order. The registered ones:
+  g_loss           `fn(*, real_features, fake_features) -> []`, G's loss in
+                   place of the objective's, of D's features [B, F] (the
+                   penultimate layer's, which every model sows); at most one.
+  d_lookahead      `fn(ctx: LookaheadContext) -> d_params`, the D parameters
+                   G's loss is taken at (differentiable in G's parameters).
+A trick may also log: `metrics(step, *, tricks) -> {name: []}`, added to the
+step's metrics. `enabled(tricks, kind)` lists the switched-on tricks of a kind
+in registration order; the step runs them in that order. The registered ones:
 
   instance noise         N(0, s_t^2) added to every input D sees (real and
                          fake, in both updates), s_t annealed linearly to 0.
   feature matching       G minimises ||E f(x) - E f(G(z))||^2 over D's
                          penultimate features f (Salimans et al. 2016).
+  unrolled GAN           G's loss at D's parameters after `unrolled_steps`
+                         differentiable updates of D's own optimizer (on the
+                         critic batches, cycled), gradients flowing through
+                         them (Metz et al. 2017); D's real update is unchanged.
   historical averaging   both players add w ||theta - mean_t theta_t||^2.
   consensus optimization both players add gamma/2 ||v||^2, v the joint vector
                          field (grad_theta L_G, grad_psi L_D) (Mescheder 2017).
   generator EMA          theta_ema <- d theta_ema + (1 - d) theta after each G
                          update from `start` on (theta_ema = theta before).
 Label smoothing is the real target inside the objectives' own D losses
-(`gan_jax.losses`). Unrolling (Metz et al. 2017) needs the networks and lives in `steps.py`;
-minibatch discrimination and virtual batch norm are layers in `models/`.
+(`gan_jax.losses`); minibatch discrimination and virtual batch norm are layers
+in `models/`.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from gan_jax.registry import Registry
 
@@ -82,7 +93,7 @@ def consensus_regularizer(*, g_field: PyTree, d_field: PyTree) -> Array:
 
 # --- the registry ----------------------------------------------------------------------------
 
-KINDS = ("loss_term", "input_transform", "state_update")
+KINDS = ("loss_term", "input_transform", "state_update", "g_loss", "d_lookahead")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +104,7 @@ class Trick:
   config_field: str  # the `config.tricks` field whose non-zero value switches it on
   fn: Callable[..., Any]
   players: tuple[str, ...] = ("d", "g")  # loss terms: whose loss it joins
+  metrics: Callable[..., Mapping[str, Array]] | None = None  # (step, *, tricks) -> logged
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,19 +137,44 @@ class TermContext:
     return self.d_params if self.player == "d" else self.g_params
 
 
+@dataclasses.dataclass(frozen=True)
+class LookaheadContext:
+  """What a d_lookahead trick sees in the generator update.
+
+  Attributes:
+    d_params, d_opt_state: D's parameters and optimizer state (constants).
+    d_tx: D's optax optimizer.
+    g_params: G's parameters, the ones differentiated.
+    batch: the critic batches [k, B, ...].
+    key: the trick's own RNG stream.
+    tricks: `config.tricks` as a dict.
+    d_objective: `(d_params, g_params, real, key) -> []`, D's objective (no penalty).
+  """
+  d_params: PyTree
+  d_opt_state: PyTree
+  d_tx: optax.GradientTransformation
+  g_params: PyTree
+  batch: Array
+  key: Array
+  tricks: Mapping[str, Any]
+  d_objective: Callable[[PyTree, PyTree, Array, Array], Array]
+
+
 TRICKS: Registry[Trick] = Registry("trick")
 _ORDER: list[str] = []
 
 
-def register(name: str, *, kind: str, config_field: str,
-             players: tuple[str, ...] = ("d", "g")) -> Callable[[Callable], Callable]:
+def register(name: str, *, kind: str, config_field: str, players: tuple[str, ...] = ("d", "g"),
+             metrics: Callable[..., Mapping[str, Array]] | None = None
+             ) -> Callable[[Callable], Callable]:
   """Decorator: registers `fn` as a trick of `kind`, on when `config.tricks.<config_field>`
-  is non-zero (the field must exist in the base config)."""
+  is non-zero (the field must exist in the base config); `metrics` (optional)
+  gives what it logs."""
   if kind not in KINDS:
     raise ValueError(f"Unknown trick kind {kind!r}; valid: {', '.join(KINDS)}")
 
   def add(fn: Callable) -> Callable:
-    TRICKS.register(name, Trick(name, kind, config_field, fn, tuple(players)))
+    TRICKS.register(name, Trick(name, kind, config_field, fn, tuple(players), metrics))
     if name not in _ORDER:  # the same definition again replaces it in place
       _ORDER.append(name)
     return fn
@@ -159,7 +196,13 @@ def enabled(tricks: Mapping[str, Any], kind: str) -> tuple[Trick, ...]:
   return tuple(out)
 
 
-@register("instance_noise", kind="input_transform", config_field="instance_noise_std")
+def instance_noise_metrics(step: Array, *, tricks: Mapping[str, Any]) -> dict[str, Array]:
+  return {"d/instance_noise_std": instance_noise_std(
+      step, std=tricks["instance_noise_std"], anneal_steps=tricks["instance_noise_anneal_steps"])}
+
+
+@register("instance_noise", kind="input_transform", config_field="instance_noise_std",
+          metrics=instance_noise_metrics)
 def add_instance_noise(x: Array, *, key: Array, step: Array, tricks: Mapping[str, Any],
                        normal: Callable[[Array, tuple[int, ...]], Array]) -> Array:
   """x + s_t * N(0, 1), s_t the annealed `instance_noise_std`; `normal(key, shape)`
@@ -201,3 +244,21 @@ def update_historical_means(state: Any, *, tricks: Mapping[str, Any]) -> Any:
   return state.replace(
       g_history=running_mean(state.g_history, state.g_params, count=count),
       d_history=running_mean(state.d_history, state.d_params, count=count))
+
+
+register("feature_matching", kind="g_loss", config_field="feature_matching")(
+    feature_matching_loss)
+
+
+@register("unrolled", kind="d_lookahead", config_field="unrolled_steps")
+def unrolled_d_params(ctx: LookaheadContext) -> PyTree:
+  """D's parameters after `unrolled_steps` differentiable updates of its own
+  optimizer, update j on critic batch j mod k with key fold_in(key, j)."""
+  d_params, opt_state = ctx.d_params, ctx.d_opt_state
+  for j in range(ctx.tricks["unrolled_steps"]):
+    real = ctx.batch[j % len(ctx.batch)]
+    grads = jax.grad(lambda p: ctx.d_objective(p, ctx.g_params, real,
+                                               jax.random.fold_in(ctx.key, j)))(d_params)
+    updates, opt_state = ctx.d_tx.update(grads, opt_state, d_params)
+    d_params = optax.apply_updates(d_params, updates)
+  return d_params

@@ -274,6 +274,35 @@ def test_a_new_loss_term_is_one_function_and_one_registry_line(monkeypatch):
   chex.assert_trees_all_close(with_term.d_params, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_a_new_lookahead_and_g_loss_join_by_kind_with_their_metrics(monkeypatch):
+  """A d_lookahead from outside picks the D parameters G's loss is taken at: D
+  with all-zero parameters gives G a zero gradient (Adam then leaves G as is),
+  while D's own update is untouched; its metrics are logged. Two tricks that
+  each replace G's loss are refused."""
+  monkeypatch.setattr(tricks.TRICKS, "_items", dict(tricks.TRICKS._items))  # pylint: disable=protected-access
+  monkeypatch.setattr(tricks, "_ORDER", list(tricks._ORDER))  # pylint: disable=protected-access
+  tricks.register("zero_d", kind="d_lookahead", config_field="zero_d",
+                  metrics=lambda step, tricks: {"g/zero_d_step": 2.0 * step})(
+      lambda ctx: jax.tree.map(jnp.zeros_like, ctx.d_params))
+  config, plain_config = _config(), _config()
+  with config.unlocked():
+    config.tricks.zero_d = True
+  with plain_config.unlocked():
+    plain_config.tricks.zero_d = False
+  start = create_state(config, sample_shape=(2,))
+  state, _, metrics = _run(config, 2)
+  plain, _, _ = _run(plain_config, 1)
+  one, _, _ = _run(config, 1)
+  chex.assert_trees_all_equal(one.d_params, plain.d_params)  # D's update is its own
+  chex.assert_trees_all_equal(state.g_params, start.g_params)
+  assert not np.allclose(jax.tree.leaves(plain.g_params)[0], jax.tree.leaves(start.g_params)[0])
+  assert [m["g/zero_d_step"] for m in metrics] == [0.0, 2.0]
+  tricks.register("fm2", kind="g_loss", config_field="zero_d")(tricks.feature_matching_loss)
+  config.tricks.feature_matching = True
+  with pytest.raises(ValueError, match="feature_matching and fm2 each replace G's loss"):
+    steps.make_train_step(config)
+
+
 def test_enabled_tricks_follow_the_config_and_a_missing_field_is_named():
   on = tricks.enabled({**base_tricks(), "consensus": 0.5, "ema_decay": 0.9}, "loss_term")
   assert [t.name for t in on] == ["consensus"]
