@@ -53,6 +53,7 @@ import ml_collections
 import numpy as np
 
 from experiments import seed000_table1
+from gan_jax import conv as conv_lib
 from gan_jax import state as state_lib, steps
 
 PEER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.pardir,
@@ -64,7 +65,7 @@ _OBJECTIVES = flags.DEFINE_list("objectives", list(TORCH_NAMES), "Steps to time.
 _BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["64", "256"], "Batch sizes to time.")
 _STEPS = flags.DEFINE_integer("steps", 20, "Timed steps per cell (median reported).")
 _WARMUP = flags.DEFINE_integer("warmup", 3, "Untimed steps after compilation.")
-_CONV_IMPL = flags.DEFINE_string("conv_impl", "fft", "model.conv_impl to time.")
+_CONV_IMPL = flags.DEFINE_string("conv_impl", "auto", "model.conv_impl to time.")
 _ROUNDS = flags.DEFINE_integer("rounds", 1, "Rounds per cell, ours then the peer's in each "
                                "(one compilation); ms and ratios are medians over rounds.")
 _TORCH_PYTHON = flags.DEFINE_string("torch_python", "", "Python with torch: run the peer too.")
@@ -245,7 +246,7 @@ def main(argv):
                 f"{', '.join(f'{x:.2f}' for x in row['ratios'])}")
       print(msg, flush=True)
       rows.append(row)
-  text = (f"{device.platform} ({device.device_kind}), conv_impl={_CONV_IMPL.value}, "
+  text = (f"{device.platform} ({device.device_kind}), conv_impl={_CONV_IMPL.value} ({conv_lib.resolve_conv_impl(_CONV_IMPL.value)}), "
           f"share_latents={_SHARE.value}, XLA_FLAGS='{os.environ.get('XLA_FLAGS', '')}', "
           f"median of {_STEPS.value} steps after {_WARMUP.value} warm-up, median of "
           f"{_ROUNDS.value} round(s), each of ours followed by the peer's; matmul peak "

@@ -128,7 +128,7 @@ class Options:
   modes_steps: int = BUDGETS["cpu"]["modes_steps"]
   modes_eval_points: int = BUDGETS["cpu"]["modes_eval_points"]
   modes_datasets: tuple[str, ...] = toy_modes.DATASETS
-  conv_impl: str = ""  # "": the configs' own (fft, the CPU path); paper: xla (GPU / TPU)
+  conv_impl: str = ""  # "": the configs' own (auto: fft on CPU); paper: xla (GPU / TPU)
   smoke: bool = False
   command: str = ""
 

@@ -327,7 +327,7 @@ class Conv(nn.Module):
   strides: int | Sequence[int] = 1
   padding: Padding = "SAME"
   use_bias: bool = True
-  impl: str = "xla_vjp"
+  impl: str = AUTO  # see resolve_conv_impl
   dtype: Dtype | None = None
   param_dtype: Dtype = jnp.float32
   precision: PrecisionLike = None
@@ -368,7 +368,7 @@ class ConvTranspose(nn.Module):
   strides: int | Sequence[int] = 1
   padding: str = "SAME"
   use_bias: bool = True
-  impl: str = "xla_vjp"
+  impl: str = AUTO  # see resolve_conv_impl
   dtype: Dtype | None = None
   param_dtype: Dtype = jnp.float32
   precision: PrecisionLike = None
