@@ -24,13 +24,27 @@ def test_a_bad_argument_names_the_grammar_and_the_choices(bad):
     args.parse(bad, fields=FIELDS, where="f.py")
 
 
-@pytest.mark.parametrize("module", [dcgan_cifar10, dcgan_fashion_mnist, dirac_gan, resnet_celeba,
-                                    seed000_table1, seed004_mlp, toy_modes, toy_ring])
+CONFIG_MODULES = [dcgan_cifar10, dcgan_fashion_mnist, dirac_gan, resnet_celeba, seed000_table1,
+                  seed004_mlp, toy_modes, toy_ring]
+
+
+@pytest.mark.parametrize("module", CONFIG_MODULES)
 def test_every_config_file_takes_runlocal_and_refuses_nonsense(module):
   full, small = module.get_config(), module.get_config("runlocal")
   assert full.to_dict() != small.to_dict()
   with pytest.raises(ConfigError, match="Bad config argument 'nonsense'"):
     module.get_config("nonsense")
+
+
+def test_every_config_file_is_checked():
+  """Each file of experiments/ is in the list above, or (it registers an
+  objective and a trick, which the other tests' enumerations must not see)
+  checked with its registrations undone in tests/test_plugins.py."""
+  import os  # pylint: disable=g-import-not-at-top
+  folder = os.path.dirname(toy_ring.__file__)
+  files = {f[:-3] for f in os.listdir(folder) if f.endswith(".py") and f != "__init__.py"}
+  listed = {m.__name__.split(".")[-1] for m in CONFIG_MODULES}
+  assert files == listed | {"my_idea"}
 
 
 def test_toy_ring_takes_an_objective_a_variant_and_runlocal():

@@ -26,7 +26,7 @@ def _batches(seed=0, dtype=jnp.float32):
 
 
 def test_registry_names_and_unknown_name():
-  assert penalties.PENALTIES.names() == NAMES
+  assert set(NAMES) <= set(penalties.PENALTIES.names())  # a user's own may be registered too
   with pytest.raises(ValueError) as info:
     penalties.get_penalty("gp")
   for name in NAMES:
