@@ -2,9 +2,13 @@
 
   python -m gan_jax.dynamics.lab --config=experiments/dirac_gan.py --workdir=DIR
 
-Args (after the colon):
+Args (after the colon): `[<lab>][,runlocal]`
   dynamics (default)  verdict table + one streamplot panel per method.
-  runlocal            dynamics on 2 methods, a tiny grid and few steps (tests).
+  parallel_lines      the WGAN paper's parallel lines: JS, KL, reverse KL and
+                      W1 against theta, and the gradient a trained D / critic
+                      gives G at each theta (21 thetas in [-1, 1], 1,000 Adam
+                      steps of D at each).
+  runlocal            2 methods, a tiny grid and few steps (or 3 thetas).
 The 2-D follow-up (do these regularizers help a real GAN cover modes?) is
 ordinary training: experiments/toy_modes.py.
 
@@ -28,10 +32,10 @@ ALL_METHODS = ("minimax", "non_saturating", "wgan", "wgan_gp", "dragan",
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """The lab config for `arg` (see the module docstring)."""
-  _, runlocal = args.parse(arg, fields=[("lab", ("dynamics",), "dynamics")],
-                           where="dirac_gan.py")
+  values, runlocal = args.parse(
+      arg, fields=[("lab", ("dynamics", "parallel_lines"), "dynamics")], where="dirac_gan.py")
   config = ml_collections.ConfigDict()
-  config.lab = "dynamics"
+  config.lab = values["lab"]
 
   # Dirac-GAN dynamics.
   config.methods = ALL_METHODS
@@ -52,7 +56,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
           init_x=1.0, init_y=1.0, lr=0.1, steps=150, dt=0.01, limit=2.5)),
   ))
 
+  # The parallel lines (P0 on x = 0, P_theta on x = theta).
+  config.parallel_lines = ml_collections.ConfigDict(dict(
+      theta_max=1.0, num_thetas=21, steps=1000, batch_size=256, hidden=(64, 64), seed=0))
+
   if runlocal:
+    config.parallel_lines.update(num_thetas=3, steps=20, hidden=(8,))
     config.methods = ("non_saturating", "r1")
     config.steps = 50
     config.grid.num = 3

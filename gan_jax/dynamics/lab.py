@@ -2,9 +2,14 @@
 
   python -m gan_jax.dynamics.lab --config=experiments/dirac_gan.py --workdir=DIR
 
-Verdicts for every configured Dirac-GAN method (`analysis.verdict`), written
-as `DIR/verdicts.md` (markdown table) and `DIR/verdicts.json`, and the
-streamplot figure `DIR/dirac_gan.png`. The 2-D mode-coverage follow-up is
+Labs (`config.lab`):
+  dynamics        verdicts for every configured Dirac-GAN method
+                  (`analysis.verdict`), written as `DIR/verdicts.md` (markdown
+                  table) and `DIR/verdicts.json`, and the streamplot figure
+                  `DIR/dirac_gan.png`.
+  parallel_lines  the WGAN paper's parallel lines (`parallel_lines`): the
+                  divergences against theta and the gradient each trained D
+                  gives G, as `DIR/parallel_lines.png` and `.json`. The 2-D mode-coverage follow-up is
 ordinary training (`experiments/toy_modes.py` through `launch.py` or the
 report), not part of the lab.
 Overrides go on the command line (`--config.gamma=1.0`); the config is locked.
@@ -24,9 +29,10 @@ import numpy as np
 
 from gan_jax.dynamics import analysis
 from gan_jax.dynamics import dirac
+from gan_jax.dynamics import parallel_lines
 from gan_jax.dynamics import plots
 
-LABS = ("dynamics",)
+LABS = ("dynamics", "parallel_lines")
 
 
 def hparams_from_config(config: ml_collections.ConfigDict) -> dirac.Hparams:
@@ -66,10 +72,34 @@ def run_dynamics(config: ml_collections.ConfigDict,
   return verdicts
 
 
+def run_parallel_lines(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """The parallel-lines figure and its numbers; returns what the json holds."""
+  os.makedirs(workdir, exist_ok=True)
+  c = config.parallel_lines
+  thetas = np.linspace(-c.theta_max, c.theta_max, c.num_thetas)
+  gradients = {}
+  for critic in parallel_lines.CRITICS:
+    logging.info("parallel lines: training %s at %d thetas (%d steps each)", critic.label,
+                 len(thetas), c.steps)
+    gradients[critic.label] = parallel_lines.trained_gradients(
+        critic, thetas, steps=c.steps, batch_size=c.batch_size, hidden=tuple(c.hidden),
+        seed=c.seed)
+  parallel_lines.save_figure(os.path.join(workdir, "parallel_lines.png"), thetas, gradients,
+                             steps=c.steps)
+  out = dict(thetas=thetas.tolist(), steps=c.steps,
+             divergences=[parallel_lines.divergences(t) for t in thetas],
+             gradients={k: v.tolist() for k, v in gradients.items()})
+  with open(os.path.join(workdir, "parallel_lines.json"), "w") as f:
+    json.dump(out, f, indent=1, allow_nan=True)
+  return out
+
+
 def run(config: ml_collections.ConfigDict, workdir: str):
-  """Dispatches on `config.lab` (only "dynamics")."""
+  """Dispatches on `config.lab` (see LABS)."""
   if config.lab == "dynamics":
     return run_dynamics(config, workdir)
+  if config.lab == "parallel_lines":
+    return run_parallel_lines(config, workdir)
   raise ValueError(f"Unknown lab {config.lab!r}; valid choices: {', '.join(LABS)}")
 
 
