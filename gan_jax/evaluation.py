@@ -47,11 +47,6 @@ from gan_jax.state import GANState
 
 CLASSIFIER_DATASETS = ("fashion_mnist", "mnist", "mnist_5k")
 EVAL_KEY = 0xE7A1
-# `config.eval` fields added after runs were recorded, with the value that means
-# what the code did before them (the in-domain CNN; no Inception weights): their
-# base defaults, which `load_run_config` gives an old run; the report's reuse
-# check reads them too.
-ADDED_EVAL_FIELDS = {"extractor": "auto", "inception_weights": ""}
 
 
 def extractor_kind(extractor: str, dataset_name: str) -> str:

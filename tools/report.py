@@ -51,7 +51,7 @@ import os
 import platform
 import sys
 import time
-from typing import Any, Sequence
+from typing import Sequence
 
 from absl import app, flags, logging  # pylint: disable=g-multiple-import
 import ml_collections
@@ -60,7 +60,6 @@ from tools import report_lib, report_sections
 from experiments import seed000_table1, seed004_mlp, toy_modes
 from tools.report_lib import Run
 from gan_jax import cli, config_checks, train, writers
-from gan_jax import evaluation
 
 SECTIONS = ("dirac", "seed004", "seed000")
 STATUS_FILE = "report_run.json"
@@ -221,24 +220,11 @@ def _read_json(path: str) -> dict:
     return json.load(f)
 
 
-# Fields added to the schema after runs were recorded. A record without one is
-# the same config when the new value means what the code did before the field
-# existed: the value given here, or any value (ANY_VALUE) for a stop check,
-# which does not change what a finished run computed.
-ANY_VALUE = object()
-ADDED_GUARDS: dict[str, Any] = {
-    "train.max_param_magnitude": ANY_VALUE,  # a stop check, absent before the bound existed
-    # eval.extractor = "auto" (the in-domain CNN, all that runs had), eval.inception_weights = "".
-    **{f"eval.{k}": v for k, v in evaluation.ADDED_EVAL_FIELDS.items()},
-}
-
-
-def _absent_before(key: str, now: Any) -> bool:
-  """Whether an old record without `key` means the same as its value `now`."""
-  if key not in ADDED_GUARDS:
-    return False
-  meaning = ADDED_GUARDS[key]
-  return meaning is ANY_VALUE or now == meaning
+# A record without one of these fields is the same run whatever its value now:
+# stop checks, which do not change what a finished run computed. Any other
+# field the schema gained since a run was recorded reads as its base default
+# (`config_checks.upgrade_recorded`), which keeps what the code did before.
+ANY_VALUE_IF_ABSENT = frozenset({"train.max_param_magnitude"})
 
 
 def config_differences(config: ml_collections.ConfigDict, workdir: str) -> list[str]:
@@ -247,9 +233,10 @@ def config_differences(config: ml_collections.ConfigDict, workdir: str) -> list[
   old = _read_json(os.path.join(workdir, "config.json"))
   if not old:
     return []
-  changes = config_checks.changed_fields(config_checks.with_model_blocks(old),
+  recorded = set(config_checks.flatten(config_checks.with_model_blocks(old)))
+  changes = config_checks.changed_fields(config_checks.upgrade_recorded(old),
                                          json.loads(config.to_json_best_effort()))
-  return [k for k, (was, now) in changes.items() if not (was is None and _absent_before(k, now))]
+  return [k for k in changes if k in recorded or k not in ANY_VALUE_IF_ABSENT]
 
 
 def check_same_config(config: ml_collections.ConfigDict, workdir: str) -> None:
