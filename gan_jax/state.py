@@ -20,6 +20,7 @@ import optax
 from gan_jax import config_checks
 from gan_jax import models as models_lib
 from gan_jax import optimizers
+from gan_jax import tricks as tricks_lib
 
 PyTree = Any
 
@@ -37,6 +38,8 @@ class GANState(flax.struct.PyTreeNode):
       and evaluation use it when present.
     g_history, d_history: running means of past parameters for historical
       averaging (None unless `tricks.historical_averaging > 0`).
+    trick_state: {trick name: its state} for the switched-on tricks that keep
+      one (`gan_jax.tricks`, e.g. the pool of earlier fakes); None if none do.
     generator, discriminator: flax modules (static).
     g_tx, d_tx: optax transforms (static).
   """
@@ -55,6 +58,7 @@ class GANState(flax.struct.PyTreeNode):
   discriminator: nn.Module = flax.struct.field(pytree_node=False)
   g_tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
   d_tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
+  trick_state: PyTree | None = None  # last: a record without it restores unchanged
 
   def generate(self, z: jax.Array, *, use_running_average: bool = False) -> jax.Array:
     """Samples G(z) [B, ...] (with the EMA weights when the run keeps them).
@@ -108,6 +112,9 @@ def create_state(config: ml_collections.ConfigDict, *, sample_shape: tuple[int, 
   d_tx = optimizers.make_optimizer(config.optimizer_d, weight_clip=config.weight_clip)
   tricks = config.tricks
   history = tricks.historical_averaging > 0
+  kept = {t.name: t.init(tuple(sample_shape), tricks=tricks.to_dict())
+          for kind in tricks_lib.KINDS for t in tricks_lib.enabled(tricks.to_dict(), kind)
+          if t.init is not None}
   return GANState(
       step=jnp.zeros((), jnp.int32), rng=rng,
       # Copies: a buffer shared with g_params could not be donated twice.
@@ -118,7 +125,8 @@ def create_state(config: ml_collections.ConfigDict, *, sample_shape: tuple[int, 
       g_batch_stats=g_vars.get("batch_stats", {}),
       d_batch_stats=d_vars.get("batch_stats", {}),
       g_opt_state=g_tx.init(g_vars["params"]), d_opt_state=d_tx.init(d_vars["params"]),
-      generator=generator, discriminator=discriminator, g_tx=g_tx, d_tx=d_tx)
+      generator=generator, discriminator=discriminator, g_tx=g_tx, d_tx=d_tx,
+      trick_state=kept or None)
 
 
 def count_params(params: PyTree) -> int:

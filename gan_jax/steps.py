@@ -109,6 +109,9 @@ D_UPDATE_STREAMS = ("objective", "penalty", "terms")
 G_UPDATE_STREAMS = ("objective", "lookahead", "terms")
 D_OBJECTIVE_STREAMS = ("latents", "dropout_real", "dropout_fake", "noise_real", "noise_fake")
 G_OBJECTIVE_STREAMS = ("latents", "dropout_fake", "noise", "dropout_real")
+# Streams added after those layouts were fixed: fold_in(update key, n), which
+# leaves the split streams, and so every earlier run, as they were.
+D_UPDATE_FOLDED = {"fakes": 1}  # the d_fakes tricks (the fake pool)
 
 
 def named_keys(key: jax.Array, names: tuple[str, ...]) -> dict[str, jax.Array]:
@@ -140,6 +143,8 @@ def stream_key(state: GANState, path: str, *, num_critic_steps: int = 1) -> jax.
   parts = path.split("/")
   n = 2 if parts[0] == "critic" else 1
   key = update_key(state, "/".join(parts[:n]), num_critic_steps=num_critic_steps)
+  if parts[0] == "critic" and len(parts) == 3 and parts[2] in D_UPDATE_FOLDED:
+    return jax.random.fold_in(key, D_UPDATE_FOLDED[parts[2]])
   layouts = [D_UPDATE_STREAMS if parts[0] == "critic" else G_UPDATE_STREAMS]
   if len(parts) > n + 1 and parts[n] == "objective":
     layouts.append(D_OBJECTIVE_STREAMS if parts[0] == "critic" else G_OBJECTIVE_STREAMS)
@@ -182,6 +187,7 @@ class StepSpec:
   state_updates: tuple[tricks.Trick, ...]
   g_loss: tricks.Trick | None
   d_lookaheads: tuple[tricks.Trick, ...]
+  d_fakes: tuple[tricks.Trick, ...]
   logged: tuple[tricks.Trick, ...]
   axis_name: str | None = None
 
@@ -210,7 +216,7 @@ class StepSpec:
         share_latents=config.share_latents, label_smoothing=t.label_smoothing,
         tricks=tricks_dict, loss_terms=on["loss_term"], input_transforms=on["input_transform"],
         state_updates=on["state_update"], g_loss=(on["g_loss"] or (None,))[0],
-        d_lookaheads=on["d_lookahead"],
+        d_lookaheads=on["d_lookahead"], d_fakes=on["d_fakes"],
         logged=tuple(x for kind in tricks.KINDS for x in on[kind] if x.metrics),
         axis_name=axis_name)
 
@@ -241,6 +247,19 @@ def _latents(spec: StepSpec, key: jax.Array, batch_size: int) -> jax.Array:
   return _normal(spec, key, (batch_size, spec.latent_dim))
 
 
+def _global(spec: StepSpec, x: jax.Array) -> jax.Array:
+  """The global batch [n * B, ...] of a local one [B, ...] (in device order)."""
+  return x if spec.axis_name is None else jax.lax.all_gather(x, spec.axis_name, tiled=True)
+
+
+def _local(spec: StepSpec, x: jax.Array, batch_size: int) -> jax.Array:
+  """This device's slice [B, ...] of a global batch."""
+  if spec.axis_name is None:
+    return x
+  return jax.lax.dynamic_slice_in_dim(x, jax.lax.axis_index(spec.axis_name) * batch_size,
+                                      batch_size)
+
+
 def _d_input(spec: StepSpec, state: GANState, x: jax.Array, key: jax.Array) -> jax.Array:
   """An input D sees, through the switched-on input transforms (instance noise);
   the first takes `key`, the i-th fold_in(key, i)."""
@@ -264,6 +283,14 @@ def _objective_d_loss(spec: StepSpec, real_logits: jax.Array,
                                  label_smoothing=spec.label_smoothing)
 
 
+def _fresh_fakes(spec: StepSpec, state: GANState, g_params, key: jax.Array,
+                 batch_size: int) -> jax.Array:
+  """G(z) [B, ...] for latents from `key` (G's batch stats not kept)."""
+  fake, _ = _apply(state.generator, g_params, state.g_batch_stats,
+                   _latents(spec, key, batch_size))
+  return fake
+
+
 def d_objective(spec: StepSpec, state: GANState, d_params, g_params, real: jax.Array,
                 key: jax.Array, fake: jax.Array | None = None):
   """D's objective (no penalty) with fakes G(z) from g_params and fresh
@@ -272,8 +299,7 @@ def d_objective(spec: StepSpec, state: GANState, d_params, g_params, real: jax.A
   Returns (loss, (real_logits [B], fake_logits [B], D batch stats, fake))."""
   k = named_keys(key, D_OBJECTIVE_STREAMS)
   if fake is None:
-    fake, _ = _apply(state.generator, g_params, state.g_batch_stats,
-                     _latents(spec, k["latents"], real.shape[0]))
+    fake = _fresh_fakes(spec, state, g_params, k["latents"], real.shape[0])
   real_logits, stats = _apply(state.discriminator, d_params, state.d_batch_stats,
                               _d_input(spec, state, real, k["noise_real"]),
                               rng=_device_key(spec, k["dropout_real"]))
@@ -339,11 +365,34 @@ def _has_terms(spec: StepSpec, player: str) -> bool:
 
 # --- the updates -----------------------------------------------------------------------------
 
+def _d_fake_batch(spec: StepSpec, state: GANState, fake: jax.Array,
+                  key: jax.Array) -> tuple[jax.Array, dict]:
+  """The fakes D trains on: the fresh ones [B, ...] through the switched-on
+  d_fakes tricks (the fake pool), on the global batch (so every device keeps
+  the same trick state); the first takes `key`, the i-th fold_in(key, i).
+  Returns (this device's fakes [B, ...], the new trick_state)."""
+  kept = dict(state.trick_state)
+  x = _global(spec, fake)
+  for i, trick in enumerate(spec.d_fakes):
+    x, kept[trick.name] = trick.fn(x, kept=kept[trick.name], tricks=spec.tricks,
+                                   key=key if i == 0 else jax.random.fold_in(key, i))
+  return _local(spec, x, fake.shape[0]), kept
+
+
 def d_update(spec: StepSpec, state: GANState, real: jax.Array, key: jax.Array,
              fake: jax.Array | None = None) -> tuple[GANState, Metrics]:
   """One critic update on real [B, ...] (and `fake`, else fresh fakes).
-  key: `update_key(state, "critic/<i>")`, split into D_UPDATE_STREAMS."""
+  key: `update_key(state, "critic/<i>")`, split into D_UPDATE_STREAMS (and
+  fold_in(key, 1) for the d_fakes tricks)."""
   k = named_keys(key, D_UPDATE_STREAMS)
+  trick_state = state.trick_state
+  if spec.d_fakes:
+    if fake is None:  # the fakes d_objective would draw, from the same stream
+      fake = _fresh_fakes(spec, state, state.g_params,
+                          named_keys(k["objective"], D_OBJECTIVE_STREAMS)["latents"],
+                          real.shape[0])
+    fake, trick_state = _d_fake_batch(spec, state, jax.lax.stop_gradient(fake),
+                                      jax.random.fold_in(key, D_UPDATE_FOLDED["fakes"]))
 
   def loss_fn(d_params):
     g_params = jax.lax.stop_gradient(state.g_params)
@@ -375,7 +424,7 @@ def d_update(spec: StepSpec, state: GANState, real: jax.Array, key: jax.Array,
   grads = _mean_over_devices(spec, grads)
   updates, d_opt_state = state.d_tx.update(grads, state.d_opt_state, state.d_params)
   state = state.replace(d_params=optax.apply_updates(state.d_params, updates),
-                        d_opt_state=d_opt_state, d_batch_stats=stats)
+                        d_opt_state=d_opt_state, d_batch_stats=stats, trick_state=trick_state)
   accuracy = 0.5 * (jnp.mean(spec.objective.is_real(real_logits))
                     + jnp.mean(~spec.objective.is_real(fake_logits)))
   return state, _mean_over_devices(spec, {

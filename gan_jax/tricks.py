@@ -14,6 +14,12 @@ kind and the `config.tricks` field that switches it on (a non-zero value):
                    penultimate layer's, which every model sows); at most one.
   d_lookahead      `fn(ctx: LookaheadContext) -> d_params`, the D parameters
                    G's loss is taken at (differentiable in G's parameters).
+  d_fakes          `fn(fake, *, kept, key, tricks) -> (fake, kept)`: the fake
+                   batch D trains on in each critic update, of the fresh one
+                   (both the global batch under data parallelism), and the
+                   trick's new state.
+A trick that keeps a state gives `init(sample_shape, *, tricks) -> kept`; the
+state lives in `GANState.trick_state[name]` and is checkpointed with the rest.
 A trick may also log: `metrics(step, *, tricks) -> {name: []}`, added to the
 step's metrics. `enabled(tricks, kind)` lists the switched-on tricks of a kind
 in registration order; the step runs them in that order. The registered ones:
@@ -31,6 +37,9 @@ in registration order; the step runs them in that order. The registered ones:
                          field (grad_theta L_G, grad_psi L_D) (Mescheder 2017).
   generator EMA          theta_ema <- d theta_ema + (1 - d) theta after each G
                          update from `start` on (theta_ema = theta before).
+  fake pool              historical generated batches (Shrivastava et al.
+                         2017; CycleGAN's image pool): D's fake batch mixes
+                         earlier fakes from a pool into the fresh ones.
 Label smoothing is the real target inside the objectives' own D losses
 (`gan_jax.losses`); minibatch discrimination and virtual batch norm are layers
 in `models/`.
@@ -93,7 +102,7 @@ def consensus_regularizer(*, g_field: PyTree, d_field: PyTree) -> Array:
 
 # --- the registry ----------------------------------------------------------------------------
 
-KINDS = ("loss_term", "input_transform", "state_update", "g_loss", "d_lookahead")
+KINDS = ("loss_term", "input_transform", "state_update", "g_loss", "d_lookahead", "d_fakes")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +114,7 @@ class Trick:
   fn: Callable[..., Any]
   players: tuple[str, ...] = ("d", "g")  # loss terms: whose loss it joins
   metrics: Callable[..., Mapping[str, Array]] | None = None  # (step, *, tricks) -> logged
+  init: Callable[..., PyTree] | None = None  # (sample_shape, *, tricks) -> its kept state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,16 +175,16 @@ _ORDER: list[str] = []
 
 
 def register(name: str, *, kind: str, config_field: str, players: tuple[str, ...] = ("d", "g"),
-             metrics: Callable[..., Mapping[str, Array]] | None = None
-             ) -> Callable[[Callable], Callable]:
+             metrics: Callable[..., Mapping[str, Array]] | None = None,
+             init: Callable[..., PyTree] | None = None) -> Callable[[Callable], Callable]:
   """Decorator: registers `fn` as a trick of `kind`, on when `config.tricks.<config_field>`
   is non-zero (the field must exist in the base config); `metrics` (optional)
-  gives what it logs."""
+  gives what it logs, `init` (optional) its initial kept state."""
   if kind not in KINDS:
     raise ValueError(f"Unknown trick kind {kind!r}; valid: {', '.join(KINDS)}")
 
   def add(fn: Callable) -> Callable:
-    TRICKS.register(name, Trick(name, kind, config_field, fn, tuple(players), metrics))
+    TRICKS.register(name, Trick(name, kind, config_field, fn, tuple(players), metrics, init))
     if name not in _ORDER:  # the same definition again replaces it in place
       _ORDER.append(name)
     return fn
@@ -262,3 +272,37 @@ def unrolled_d_params(ctx: LookaheadContext) -> PyTree:
     updates, opt_state = ctx.d_tx.update(grads, opt_state, d_params)
     d_params = optax.apply_updates(d_params, updates)
   return d_params
+
+
+def fake_pool_init(sample_shape: tuple[int, ...], *, tricks: Mapping[str, Any]) -> dict:
+  """An empty pool: `images` [fake_pool_size, *sample_shape] and `count` [] (filled)."""
+  return {"images": jnp.zeros((tricks["fake_pool_size"], *sample_shape), jnp.float32),
+          "count": jnp.zeros((), jnp.int32)}
+
+
+def pool_draws(batch_size: int, *, tricks: Mapping[str, Any]) -> int:
+  """How many of a D fake batch of `batch_size` come from a full pool."""
+  return round(tricks["fake_pool_share"] * batch_size)
+
+
+@register("fake_pool", kind="d_fakes", config_field="fake_pool_size", init=fake_pool_init)
+def historical_fake_batch(fake: Array, *, kept: dict, key: Array,
+                          tricks: Mapping[str, Any]) -> tuple[Array, dict]:
+  """Historical generated batches (Shrivastava et al. 2017): D's fake batch
+  [B, ...] with its first m = round(share * B) fakes swapped for m distinct
+  random pool entries, which those m fresh fakes replace in the pool (a swap,
+  as CycleGAN's image pool does). Until the pool is full, D sees the fresh
+  fakes and they fill it in order."""
+  images, count = kept["images"], kept["count"]
+  size, batch = images.shape[0], fake.shape[0]
+  m = pool_draws(batch, tricks=tricks)
+  if m > size:
+    raise ValueError(f"fake_pool_size {size} is below the {m} fakes a batch draws from it "
+                     f"(fake_pool_share x batch {batch})")
+  idx = jax.random.choice(key, size, (m,), replace=False)
+  full = count >= size
+  mixed = fake.at[:m].set(images[idx])
+  swapped = images.at[idx].set(fake[:m])
+  filled = images.at[count + jnp.arange(batch)].set(fake, mode="drop")
+  return (jnp.where(full, mixed, fake),
+          {"images": jnp.where(full, swapped, filled), "count": jnp.minimum(count + batch, size)})

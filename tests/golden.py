@@ -35,7 +35,8 @@ from gan_jax import losses, penalties, sweep, train, writers  # pylint: disable=
 GOLDEN_DIR = os.path.join(ROOT, "tests", "golden")
 NUM_STEPS = 4
 STATE_FIELDS = ("step", "rng", "g_params", "d_params", "g_batch_stats", "d_batch_stats",
-                "g_opt_state", "d_opt_state", "ema_params", "g_history", "d_history")
+                "g_opt_state", "d_opt_state", "ema_params", "g_history", "d_history",
+                "trick_state")
 
 
 def _tiny(**changes) -> ml_collections.ConfigDict:
@@ -81,6 +82,7 @@ def cases() -> dict[str, ml_collections.ConfigDict]:
                                 "optimizer_g.momentum": 0.9, "optimizer_d.weight_decay": 0.01,
                                 "optimizer_d.grad_clip_norm": 0.5},
       "two_seeds": {"num_seeds": 2},
+      "fake_pool": {"tricks.fake_pool_size": 24},  # batch 16: full after 2 steps, then mixes
   }
   for name, changes in tricks.items():
     out[f"trick_{name}"] = _tiny(**changes)

@@ -50,6 +50,9 @@ def main():
     variants["ragan"].objective = "ragan"
     for opt in (variants["ragan"].optimizer_g, variants["ragan"].optimizer_d):
       opt.update(name="sgd", learning_rate=0.05)
+    # The fake pool mixes the global batch: step 0 fills it, step 1 draws half.
+    variants["fake_pool"] = small_config(backend, num_devices, d_batch_norm=False)
+    variants["fake_pool"].tricks.fake_pool_size = 16
   arrays = {}
   for name, config in variants.items():
     runner = parallel.StepRunner(config, data.get_dataset(config.dataset))
@@ -58,7 +61,8 @@ def main():
       state, _ = runner(state, step)
     state = runner.unplace(state)
     for i, leaf in enumerate(jax.tree.leaves((state.g_params, state.d_params,
-                                              state.g_batch_stats, state.d_batch_stats))):
+                                              state.g_batch_stats, state.d_batch_stats,
+                                              state.trick_state))):
       arrays[f"{name}_{i}"] = np.asarray(jax.device_get(leaf))
   if jax.process_index() == 0:
     np.savez(out, **arrays)

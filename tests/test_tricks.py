@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from experiments import toy_ring
-from gan_jax import data, losses, steps, tricks
+from gan_jax import data, losses, steps, train, tricks
 from gan_jax.state import create_state
 
 
@@ -319,3 +319,81 @@ def base_tricks():
   from gan_jax.configs import base  # pylint: disable=g-import-not-at-top
   return base.get_config().tricks.to_dict()
 
+
+
+# --- historical generated batches (the fake pool) ---------------------------
+
+
+def _pool_tricks(size, share=0.5):
+  return {**base_tricks(), "fake_pool_size": size, "fake_pool_share": share}
+
+
+def test_a_full_pool_gives_exactly_the_share_of_stored_fakes_and_swaps_them_in():
+  t = _pool_tricks(10, share=0.25)
+  stored = jnp.arange(10.0)[:, None] + 100.0  # entries 100 ... 109
+  fresh = -jnp.arange(8.0)[:, None] - 1.0     # fakes -1 ... -8
+  out, kept = tricks.historical_fake_batch(
+      fresh, kept={"images": stored, "count": jnp.asarray(10)}, key=jax.random.PRNGKey(0),
+      tricks=t)
+  m = tricks.pool_draws(8, tricks=t)
+  assert m == 2
+  from_pool = np.asarray(out[:, 0]) >= 100
+  assert from_pool.sum() == m and from_pool[:m].all()  # distinct draws, in the first m rows
+  assert len(set(np.asarray(out[:m, 0]))) == m
+  np.testing.assert_array_equal(out[m:], fresh[m:])
+  new = np.asarray(kept["images"][:, 0])
+  taken = (np.asarray(out[:m, 0]) - 100).astype(int)
+  np.testing.assert_array_equal(new[taken], np.asarray(fresh[:m, 0]))  # the swap
+  untouched = np.setdiff1d(np.arange(10), taken)
+  np.testing.assert_array_equal(new[untouched], np.asarray(stored[untouched, 0]))
+  assert int(kept["count"]) == 10
+
+
+def test_a_filling_pool_passes_the_fresh_fakes_and_stores_them_in_order():
+  t = _pool_tricks(10)
+  kept = tricks.fake_pool_init((1,), tricks=t)
+  seen = []
+  for i in range(3):  # 4 fakes a batch: 0-3, 4-7, then 8-9 fill it and 10-11 are dropped
+    fresh = jnp.arange(4.0 * i, 4.0 * i + 4)[:, None]
+    out, kept = tricks.historical_fake_batch(fresh, kept=kept, key=jax.random.PRNGKey(i),
+                                             tricks=t)
+    seen.append(int(kept["count"]))
+    np.testing.assert_array_equal(out, fresh)
+  assert seen == [4, 8, 10]
+  np.testing.assert_array_equal(kept["images"][:, 0], np.arange(10.0))
+  out, _ = tricks.historical_fake_batch(jnp.full((4, 1), -1.0), kept=kept,
+                                        key=jax.random.PRNGKey(3), tricks=t)
+  assert (np.asarray(out[:, 0]) >= 0).sum() == 2  # now full: half from the pool
+
+
+def test_the_pool_is_in_the_state_and_d_trains_on_it():
+  config = _config(fake_pool_size=64)
+  state = create_state(config, sample_shape=(2,))
+  assert state.trick_state["fake_pool"]["images"].shape == (64, 2)
+  assert create_state(_config(), sample_shape=(2,)).trick_state is None
+  state, _, _ = _run(config, 2)  # batch 32: two steps fill it
+  assert int(state.trick_state["fake_pool"]["count"]) == 64
+  spec = steps.StepSpec.from_config(config)
+  marked = state.replace(trick_state={"fake_pool": {"images": jnp.full((64, 2), 7.0),
+                                                    "count": jnp.asarray(64)}})
+  fake = jnp.zeros((32, 2))
+  out, kept = steps._d_fake_batch(spec, marked, fake, jax.random.PRNGKey(0))  # pylint: disable=protected-access
+  assert int((np.asarray(out[:, 0]) == 7.0).sum()) == 16
+  assert int((np.asarray(kept["fake_pool"]["images"][:, 0]) == 0.0).sum()) == 16
+  with pytest.raises(ValueError, match="fake_pool_size 8 is below the 16 fakes"):
+    _run(_config(fake_pool_size=8), 1)
+
+
+def test_a_run_with_a_pool_resumes_bit_exactly(tmp_path):
+  def run(workdir, num_steps):
+    config = _config(fake_pool_size=48)
+    config.eval.every_steps = 0
+    config.train.update(num_steps=num_steps, log_every=1, sample_every=100, checkpoint_every=2,
+                        num_grid_samples=16, progress_bar=False)
+    return train.train_and_evaluate(config, str(workdir))
+  straight = run(tmp_path / "a", 4)
+  run(tmp_path / "b", 2)
+  resumed = run(tmp_path / "b", 4)
+  chex.assert_trees_all_equal(resumed.trick_state, straight.trick_state)
+  chex.assert_trees_all_equal((resumed.g_params, resumed.d_params),
+                              (straight.g_params, straight.d_params))
