@@ -9,11 +9,14 @@ complete checkpoint usable):
 A restore recomputes the digests and refuses a checkpoint whose bytes changed
 after the save (`CorruptCheckpointError`, naming the checkpoint, the leaf and
 the command that falls back to the previous checkpoint). Checkpoints written
-before digests existed (a single `default/` item) restore with a warning.
+before digests existed (a single `default/` item) restore with a warning, and
+those written before a state field of ADDED_STATE_FIELDS existed restore with
+that field at None (what the run had: no trick kept a state).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -30,10 +33,32 @@ from gan_jax import config_checks
 from gan_jax.errors import ConfigError, CorruptCheckpointError  # noqa: F401 (re-exported)
 
 STATE, META = "state", "meta"
+# GANState fields added after checkpoints were written; None in a run that does not use them.
+ADDED_STATE_FIELDS = ("trick_state",)
 
 
 def _as_abstract(tree: Any) -> Any:
   return jax.tree.map(ocp.utils.to_shape_dtype_struct, tree)
+
+
+def _without_added_fields(restore, state_like: Any, abstract: Any) -> Any:
+  """`restore(abstract)`; for a checkpoint written before ADDED_STATE_FIELDS
+  existed, the other fields restored into a dict and put into `state_like`
+  (the added ones None). Raises the full restore's error when `state_like`
+  uses an added field, which such a checkpoint cannot hold, or when the
+  second restore fails too."""
+  try:
+    return restore(abstract)
+  except ValueError as error:  # a structure mismatch: an older checkpoint, or a bad one
+    if not (dataclasses.is_dataclass(state_like)
+            and all(getattr(state_like, f) is None for f in ADDED_STATE_FIELDS)):
+      raise
+    fields = {f.name: getattr(abstract, f.name) for f in dataclasses.fields(state_like)
+              if f.metadata.get("pytree_node", True) and f.name not in ADDED_STATE_FIELDS}
+    try:
+      return state_like.replace(**restore(fields))
+    except Exception:  # pylint: disable=broad-except
+      raise error from None
 
 
 def leaf_digests(tree: Any) -> dict[str, str]:
@@ -133,6 +158,10 @@ class Checkpointer:
     finally:
       legacy.close()
 
+  def _restore_state(self, step: int, abstract: Any) -> Any:
+    return self._manager.restore(step, args=ocp.args.Composite(
+        **{STATE: ocp.args.StandardRestore(abstract)}))[STATE]
+
   def restore(self, state_like: Any, *, step: int | None = None) -> Any:
     """Restores `step` (default: latest) into the structure of `state_like` and
     verifies every leaf against the digest recorded at save. The checkpoint's
@@ -151,14 +180,16 @@ class Checkpointer:
     try:
       if not os.path.isdir(os.path.join(folder, STATE)):
         self.last_meta = {}
-        return self._restore_legacy(step, abstract)
-      restored = self._manager.restore(step, args=ocp.args.Composite(
-          **{STATE: ocp.args.StandardRestore(abstract), META: ocp.args.JsonRestore()}))
+        return _without_added_fields(lambda a: self._restore_legacy(step, a), state_like,
+                                     abstract)
+      state = _without_added_fields(lambda a: self._restore_state(step, a), state_like,
+                                    abstract)
+      meta = dict(self._manager.restore(step, args=ocp.args.Composite(
+          **{META: ocp.args.JsonRestore()}))[META])
     except Exception as e:  # orbax raises many kinds for broken files.
       raise CorruptCheckpointError(
           f"Checkpoint {folder} cannot be restored ({type(e).__name__}: {_first_line(e)}"
           f"{_bad_file(e)}); it is corrupt or of a different config: {fallback}.") from e
-    state, meta = restored[STATE], dict(restored[META])
     expected = meta.pop("digests", {})
     actual = leaf_digests(state)
     bad = sorted(k for k in set(expected) | set(actual) if expected.get(k) != actual.get(k))

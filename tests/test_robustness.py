@@ -15,6 +15,7 @@ import sys
 import time
 
 import chex
+import flax
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
@@ -222,6 +223,37 @@ def test_a_checkpoint_written_before_digests_still_restores(tmp_path):
   ckpt.save(4, host, meta={"sample_shape": [2]})  # new-style checkpoints after old ones
   assert ckpt.all_steps() == [3, 4] and ckpt.restore(host, step=4).step == host.step
   assert ckpt.read_meta(3) == {} and ckpt.read_meta() == {"sample_shape": [2]}
+  ckpt.close()
+
+
+class _StateBeforeTrickState(flax.struct.PyTreeNode):
+  """GANState's leaves as checkpoints before `trick_state` existed held them."""
+  step: jax.Array
+  rng: jax.Array
+  g_params: dict
+  d_params: dict
+  g_batch_stats: dict
+  d_batch_stats: dict
+  g_opt_state: tuple
+  d_opt_state: tuple
+  ema_params: dict | None
+  g_history: dict | None
+  d_history: dict | None
+
+
+def test_a_checkpoint_written_before_the_trick_state_restores(tmp_path):
+  config = _toy()
+  host = jax.device_get(create_state(config, sample_shape=(2,)))
+  old = _StateBeforeTrickState(**{f: getattr(host, f)
+                                  for f in _StateBeforeTrickState.__annotations__})
+  ckpt = checkpoints.Checkpointer(str(tmp_path))
+  ckpt.save(2, old, meta={"run": "x"})
+  restored = ckpt.restore(host)
+  assert restored.trick_state is None and ckpt.last_meta == {"run": "x"}
+  chex.assert_trees_all_equal(_state_leaves(restored), _state_leaves(host))
+  config.tricks.fake_pool_size = 32  # a run that keeps a pool cannot come from it
+  with pytest.raises(CorruptCheckpointError, match="cannot be restored .*trick_state"):
+    ckpt.restore(jax.device_get(create_state(config, sample_shape=(2,))))
   ckpt.close()
 
 
