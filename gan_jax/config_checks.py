@@ -86,7 +86,7 @@ RULES: dict[str, Rule] = {
     "parallel.num_devices": _int(), "parallel.num_processes": _int(),
     "parallel.process_id": _int(-1),
     "dataset.batch_size": _int(1), "dataset.num_train_examples": _int(),
-    "model.latent_dim": _int(1),
+    "model.latent_dim": _int(1), "model.d_spectral_norm": _BOOL,
     "model.dcgan28.dropout_rate": _FRACTION,
     "model.dcgan.nf": _int(1),
     "model.resnet.nf": _int(1), "model.resnet.nf_max": _int(1),

@@ -62,6 +62,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gan_jax.models import spectral_norm
 from gan_jax.registry import Registry
 
 Array = jax.Array
@@ -128,12 +129,13 @@ def check_penalty_compatible(d_variables: Mapping[str, Any],
       error message.
 
   Raises:
-    ValueError: if `d_variables` has a non-empty 'batch_stats' collection.
+    ValueError: if `d_variables` has a non-empty 'batch_stats' collection
+      (spectral normalization's vectors aside: they act per weight, not per batch).
   """
   if penalty_name == "none":
     return
   batch_stats = d_variables.get("batch_stats")
-  if batch_stats is not None and jax.tree_util.tree_leaves(batch_stats):
+  if batch_stats and jax.tree_util.tree_leaves(spectral_norm.without_spectral_norm(batch_stats)):
     which = (f"penalty {penalty_name!r}" if penalty_name
              else "gradient penalties")
     raise ValueError(

@@ -79,12 +79,22 @@ def _apply(module, params, batch_stats, x, *, rng=None, features=False):
   stats = updates.get("batch_stats", batch_stats)
   if not features:
     return out, stats
-  try:
-    feats = updates["intermediates"]["features"][0]
-  except KeyError:
+  found = _sown_features(updates.get("intermediates", {}))
+  if found is None:
     raise ValueError(f"{type(module).__name__} sows no 'features' intermediate, so feature "
-                     "matching cannot use it") from None
-  return out, stats, feats.reshape((feats.shape[0], -1))
+                     "matching cannot use it")
+  return out, stats, found.reshape((found.shape[0], -1))
+
+
+def _sown_features(intermediates) -> jax.Array | None:
+  """The 'features' a module sowed, at the top or in a wrapped submodule (the
+  spectral-norm wrapper's); None if none."""
+  if "features" in intermediates:
+    return intermediates["features"][0]
+  for value in intermediates.values():
+    if isinstance(value, dict) and (found := _sown_features(value)) is not None:
+      return found
+  return None
 
 
 def _check_config(config: ml_collections.ConfigDict) -> None:
@@ -401,16 +411,17 @@ def d_update(spec: StepSpec, state: GANState, real: jax.Array, key: jax.Array,
     total = obj
     pen = jnp.zeros(())
     if spec.penalty_fn is not None:
-      # Penalised D: no BN (checked) and no instance noise. Its dropout mask
+      # Penalised D: no BN (checked; spectral norm's u and sigma are in its
+      # batch_stats, read, not advanced) and no instance noise. Its dropout mask
       # is the objective's real pass's, so a penalty at the real batch (R1)
       # differentiates that very D(x), as PyTorch's autograd of one D(x)
       # does, and XLA computes D(real) once.
       k_drop_real = _device_key(spec, named_keys(k["objective"], D_OBJECTIVE_STREAMS)[
           "dropout_real"])
 
-      def d_fn(x):
-        return state.discriminator.apply({"params": d_params}, x, train=True,
-                                         rngs={"dropout": k_drop_real})
+      def d_fn(x):  # spectral norm's u as the real pass had it: the same D(x)
+        return state.discriminator.apply(_variables(d_params, state.d_batch_stats), x,
+                                         train=True, rngs={"dropout": k_drop_real})
       pen = spec.penalty_fn(d_fn=d_fn, x_real=real, x_fake=fakes,
                             key=_device_key(spec, k["penalty"])).mean()
       total += spec.penalty_coefficient * pen

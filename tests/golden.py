@@ -83,6 +83,8 @@ def cases() -> dict[str, ml_collections.ConfigDict]:
                                 "optimizer_d.grad_clip_norm": 0.5},
       "two_seeds": {"num_seeds": 2},
       "fake_pool": {"tricks.fake_pool_size": 24},  # batch 16: full after 2 steps, then mixes
+      "spectral_norm_r1": {"model.d_spectral_norm": True, "penalty.name": "r1",
+                           "penalty.weight": 1.0},
   }
   for name, changes in tricks.items():
     out[f"trick_{name}"] = _tiny(**changes)

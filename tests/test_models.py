@@ -85,7 +85,7 @@ def test_a_field_of_another_model_family_is_refused_naming_the_valid_ones():
   config.mlp.minibatch_kernels = 4  # the flat block let dcgan28 ignore this silently
   with pytest.raises(ConfigError, match=(
       r"model 'dcgan28' does not take config.model.mlp.minibatch_kernels \(set to 4\); it "
-      r"takes config.model.\{latent_dim, conv_impl, dcgan28.dropout_rate\}")):
+      r"takes config.model.\{latent_dim, conv_impl, d_spectral_norm, dcgan28.dropout_rate\}")):
     models.build_models(config, (28, 28, 1))
   config.mlp.minibatch_kernels = 0  # back at its default: nothing is set
   models.check_model_config(config)

@@ -171,7 +171,8 @@ def _largest_file(folder):
 
 def test_flipped_bits_in_a_checkpoints_arrays_are_refused(tmp_path):
   config = _toy(num_steps=2)
-  config.model.mlp.g_hidden = config.model.mlp.d_hidden = (256, 256)  # arrays stored raw, unchecksummed
+  # Arrays stored raw, unchecksummed:
+  config.model.mlp.g_hidden = config.model.mlp.d_hidden = (256, 256)
   train.train_and_evaluate(config, str(tmp_path / "run"))
   for seed in range(3):
     # A copy: tensorstore caches what this process wrote, by path.

@@ -377,7 +377,8 @@ def test_the_pool_is_in_the_state_and_d_trains_on_it():
   marked = state.replace(trick_state={"fake_pool": {"images": jnp.full((64, 2), 7.0),
                                                     "count": jnp.asarray(64)}})
   fake = jnp.zeros((32, 2))
-  out, kept = steps._d_fake_batch(spec, marked, fake, jax.random.PRNGKey(0))  # pylint: disable=protected-access
+  d_fake_batch = steps._d_fake_batch  # pylint: disable=protected-access
+  out, kept = d_fake_batch(spec, marked, fake, jax.random.PRNGKey(0))
   assert int((np.asarray(out[:, 0]) == 7.0).sum()) == 16
   assert int((np.asarray(kept["fake_pool"]["images"][:, 0]) == 0.0).sum()) == 16
   with pytest.raises(ValueError, match="fake_pool_size 8 is below the 16 fakes"):

@@ -55,6 +55,7 @@ def get_config() -> ml_collections.ConfigDict:
       latent_dim=100,
       conv_impl="auto",       # models with convolutions: auto (fft on CPU, xla on GPU/TPU) |
                               # xla | im2col | xla_vjp | fft (see gan_jax.conv)
+      d_spectral_norm=False,  # D's weights spectrally normalized (Miyato et al. 2018)
       dcgan28=dict(
           dropout_rate=0.3,   # D dropout
       ),

@@ -9,9 +9,9 @@ Labs (`config.lab`):
                   `DIR/dirac_gan.png`.
   parallel_lines  the WGAN paper's parallel lines (`parallel_lines`): the
                   divergences against theta and the gradient each trained D
-                  gives G, as `DIR/parallel_lines.png` and `.json`. The 2-D mode-coverage follow-up is
-ordinary training (`experiments/toy_modes.py` through `launch.py` or the
-report), not part of the lab.
+                  gives G, as `DIR/parallel_lines.png` and `.json`.
+The 2-D mode-coverage follow-up is ordinary training (`experiments/toy_modes.py`
+through `launch.py` or the report), not part of the lab.
 Overrides go on the command line (`--config.gamma=1.0`); the config is locked.
 """
 

@@ -6,8 +6,9 @@ flax modules with the calling convention every step relies on:
   discriminator(x [B, *sample_shape], train=bool) -> logits [B]
 
 The `model` config block holds the fields every model takes (`name`,
-`latent_dim`, and `conv_impl`: how convolutions are computed, where a model has
-them) and one block per model family (`model.dcgan28`, `model.dcgan` for
+`latent_dim`, `conv_impl`: how convolutions are computed, where a model has
+them, and `d_spectral_norm`: D with spectrally normalized weights, see
+`spectral_norm`) and one block per model family (`model.dcgan28`, `model.dcgan` for
 dcgan32 / dcgan64, `model.resnet`, `model.mlp`). A family is registered with
 the block it reads; a field of another block set away from its default is an
 error that names the fields the chosen model takes.
@@ -28,10 +29,11 @@ from gan_jax.models.dcgan import DCGAN28Discriminator, DCGAN28Generator
 from gan_jax.models.dcgan_conv import DCGANDiscriminator, DCGANGenerator, check_d_norm
 from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
 from gan_jax.models.resnet import ResNetDiscriminator, ResNetGenerator
+from gan_jax.models.spectral_norm import SpectralNormalized
 from gan_jax.registry import Registry
 
 ModelPair = tuple[nn.Module, nn.Module]
-SHARED_FIELDS = ("name", "latent_dim", "conv_impl")
+SHARED_FIELDS = ("name", "latent_dim", "conv_impl", "d_spectral_norm")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,5 +186,6 @@ def build_models(config: ml_collections.ConfigDict, sample_shape: Sequence[int],
     ConfigError: a field the model does not take (see `check_model_config`).
   """
   family = check_model_config(config)
-  return family.build(config[family.block], tuple(sample_shape), axis_name=axis_name,
+  g, d = family.build(config[family.block], tuple(sample_shape), axis_name=axis_name,
                       convs=conv_lib.conv_modules(config.conv_impl))  # a bad name fails here
+  return g, (SpectralNormalized(d) if config.d_spectral_norm else d)
