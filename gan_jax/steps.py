@@ -389,6 +389,17 @@ def _d_fake_batch(spec: StepSpec, state: GANState, fake: jax.Array,
   return _local(spec, x, fake.shape[0]), kept
 
 
+def _critic_fakes(spec: StepSpec, state: GANState, real: jax.Array, k: dict[str, jax.Array],
+                  fake: jax.Array | None) -> jax.Array:
+  """The fresh fakes of a critic update: `fake` if given, else those
+  d_objective would draw (its latents stream); constants for D."""
+  if fake is None:
+    fake = _fresh_fakes(spec, state, state.g_params,
+                        named_keys(k["objective"], D_OBJECTIVE_STREAMS)["latents"],
+                        real.shape[0])
+  return jax.lax.stop_gradient(fake)
+
+
 def d_update(spec: StepSpec, state: GANState, real: jax.Array, key: jax.Array,
              fake: jax.Array | None = None) -> tuple[GANState, Metrics]:
   """One critic update on real [B, ...] (and `fake`, else fresh fakes).
@@ -396,12 +407,8 @@ def d_update(spec: StepSpec, state: GANState, real: jax.Array, key: jax.Array,
   fold_in(key, 1) for the d_fakes tricks)."""
   k = named_keys(key, D_UPDATE_STREAMS)
   trick_state = state.trick_state
-  if spec.d_fakes:
-    if fake is None:  # the fakes d_objective would draw, from the same stream
-      fake = _fresh_fakes(spec, state, state.g_params,
-                          named_keys(k["objective"], D_OBJECTIVE_STREAMS)["latents"],
-                          real.shape[0])
-    fake, trick_state = _d_fake_batch(spec, state, jax.lax.stop_gradient(fake),
+  if spec.d_fakes:  # D trains on the trick's batch (the fake pool)
+    fake, trick_state = _d_fake_batch(spec, state, _critic_fakes(spec, state, real, k, fake),
                                       jax.random.fold_in(key, D_UPDATE_FOLDED["fakes"]))
 
   def loss_fn(d_params):
