@@ -246,7 +246,8 @@ def main(argv):
                 f"{', '.join(f'{x:.2f}' for x in row['ratios'])}")
       print(msg, flush=True)
       rows.append(row)
-  text = (f"{device.platform} ({device.device_kind}), conv_impl={_CONV_IMPL.value} ({conv_lib.resolve_conv_impl(_CONV_IMPL.value)}), "
+  impl = f"{_CONV_IMPL.value} ({conv_lib.resolve_conv_impl(_CONV_IMPL.value)})"
+  text = (f"{device.platform} ({device.device_kind}), conv_impl={impl}, "
           f"share_latents={_SHARE.value}, XLA_FLAGS='{os.environ.get('XLA_FLAGS', '')}', "
           f"median of {_STEPS.value} steps after {_WARMUP.value} warm-up, median of "
           f"{_ROUNDS.value} round(s), each of ours followed by the peer's; matmul peak "
