@@ -270,11 +270,17 @@ def _local(spec: StepSpec, x: jax.Array, batch_size: int) -> jax.Array:
                                       batch_size)
 
 
+def _trick_key(key: jax.Array, i: int) -> jax.Array:
+  """The key of the i-th switched-on trick of a kind, from the kind's stream
+  `key`: `key` itself for the first, fold_in(key, i) for the others."""
+  return key if i == 0 else jax.random.fold_in(key, i)
+
+
 def _d_input(spec: StepSpec, state: GANState, x: jax.Array, key: jax.Array) -> jax.Array:
   """An input D sees, through the switched-on input transforms (instance noise);
   the first takes `key`, the i-th fold_in(key, i)."""
   for i, trick in enumerate(spec.input_transforms):
-    x = trick.fn(x, key=key if i == 0 else jax.random.fold_in(key, i), step=state.step,
+    x = trick.fn(x, key=_trick_key(key, i), step=state.step,
                  tricks=spec.tricks, normal=functools.partial(_normal, spec))
   return x
 
@@ -365,7 +371,7 @@ def _loss_terms(spec: StepSpec, state: GANState, *, player: str, d_params, g_par
   total = jnp.zeros(())
   mine = [trick for trick in spec.loss_terms if player in trick.players]
   for i, trick in enumerate(mine):  # the first takes `key`, the i-th fold_in(key, i)
-    total += trick.fn(ctx if i == 0 else dataclasses.replace(ctx, key=jax.random.fold_in(key, i)))
+    total += trick.fn(dataclasses.replace(ctx, key=_trick_key(key, i)))
   return total
 
 
@@ -385,7 +391,7 @@ def _d_fake_batch(spec: StepSpec, state: GANState, fake: jax.Array,
   x = _global(spec, fake)
   for i, trick in enumerate(spec.d_fakes):
     x, kept[trick.name] = trick.fn(x, kept=kept[trick.name], tricks=spec.tricks,
-                                   key=key if i == 0 else jax.random.fold_in(key, i))
+                                   key=_trick_key(key, i))
   return _local(spec, x, fake.shape[0]), kept
 
 
@@ -459,7 +465,7 @@ def _lookahead_d_params(spec: StepSpec, state: GANState, g_params, batch: jax.Ar
   for i, trick in enumerate(spec.d_lookaheads):
     d_params = trick.fn(tricks.LookaheadContext(
         d_params=d_params, d_opt_state=state.d_opt_state, d_tx=state.d_tx, g_params=g_params,
-        batch=batch, key=key if i == 0 else jax.random.fold_in(key, i), tricks=spec.tricks,
+        batch=batch, key=_trick_key(key, i), tricks=spec.tricks,
         d_objective=lambda d, g, real, k: d_objective(spec, state, d, g, real, k)[0]))
   return d_params
 
