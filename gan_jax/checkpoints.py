@@ -41,12 +41,12 @@ def _as_abstract(tree: Any) -> Any:
   return jax.tree.map(ocp.utils.to_shape_dtype_struct, tree)
 
 
-def _without_added_fields(restore, state_like: Any, abstract: Any) -> Any:
-  """`restore(abstract)`; for a checkpoint written before ADDED_STATE_FIELDS
-  existed, the other fields restored into a dict and put into `state_like`
-  (the added ones None). Raises the full restore's error when `state_like`
-  uses an added field, which such a checkpoint cannot hold, or when the
-  second restore fails too."""
+def _without_added_fields(restore, state_like: Any, abstract: Any) -> tuple[Any, dict]:
+  """`restore(abstract)` -> (state, meta); for a checkpoint written before
+  ADDED_STATE_FIELDS existed, the other fields restored into a dict and put
+  into `state_like` (the added ones None). Raises the full restore's error when
+  `state_like` uses an added field, which such a checkpoint cannot hold, or
+  when the second restore fails too."""
   try:
     return restore(abstract)
   except ValueError as error:  # a structure mismatch: an older checkpoint, or a bad one
@@ -56,9 +56,10 @@ def _without_added_fields(restore, state_like: Any, abstract: Any) -> Any:
     fields = {f.name: getattr(abstract, f.name) for f in dataclasses.fields(state_like)
               if f.metadata.get("pytree_node", True) and f.name not in ADDED_STATE_FIELDS}
     try:
-      return state_like.replace(**restore(fields))
+      state, meta = restore(fields)
     except Exception:  # pylint: disable=broad-except
       raise error from None
+    return state_like.replace(**state), meta
 
 
 def leaf_digests(tree: Any) -> dict[str, str]:
@@ -158,9 +159,10 @@ class Checkpointer:
     finally:
       legacy.close()
 
-  def _restore_state(self, step: int, abstract: Any) -> Any:
-    return self._manager.restore(step, args=ocp.args.Composite(
-        **{STATE: ocp.args.StandardRestore(abstract)}))[STATE]
+  def _restore_state_and_meta(self, step: int, abstract: Any) -> tuple[Any, dict]:
+    restored = self._manager.restore(step, args=ocp.args.Composite(
+        **{STATE: ocp.args.StandardRestore(abstract), META: ocp.args.JsonRestore()}))
+    return restored[STATE], dict(restored[META])
 
   def restore(self, state_like: Any, *, step: int | None = None) -> Any:
     """Restores `step` (default: latest) into the structure of `state_like` and
@@ -180,12 +182,10 @@ class Checkpointer:
     try:
       if not os.path.isdir(os.path.join(folder, STATE)):
         self.last_meta = {}
-        return _without_added_fields(lambda a: self._restore_legacy(step, a), state_like,
-                                     abstract)
-      state = _without_added_fields(lambda a: self._restore_state(step, a), state_like,
-                                    abstract)
-      meta = dict(self._manager.restore(step, args=ocp.args.Composite(
-          **{META: ocp.args.JsonRestore()}))[META])
+        return _without_added_fields(lambda a: (self._restore_legacy(step, a), {}), state_like,
+                                     abstract)[0]
+      state, meta = _without_added_fields(lambda a: self._restore_state_and_meta(step, a),
+                                          state_like, abstract)
     except Exception as e:  # orbax raises many kinds for broken files.
       raise CorruptCheckpointError(
           f"Checkpoint {folder} cannot be restored ({type(e).__name__}: {_first_line(e)}"

@@ -112,9 +112,9 @@ def create_state(config: ml_collections.ConfigDict, *, sample_shape: tuple[int, 
   d_tx = optimizers.make_optimizer(config.optimizer_d, weight_clip=config.weight_clip)
   tricks = config.tricks
   history = tricks.historical_averaging > 0
-  kept = {t.name: t.init(tuple(sample_shape), tricks=tricks.to_dict())
-          for kind in tricks_lib.KINDS for t in tricks_lib.enabled(tricks.to_dict(), kind)
-          if t.init is not None}
+  on = tricks.to_dict()
+  kept = {t.name: t.init(tuple(sample_shape), tricks=on)
+          for kind in tricks_lib.KINDS for t in tricks_lib.enabled(on, kind) if t.init is not None}
   return GANState(
       step=jnp.zeros((), jnp.int32), rng=rng,
       # Copies: a buffer shared with g_params could not be donated twice.
