@@ -15,7 +15,7 @@ from PIL import Image
 
 from experiments import cyclegan_fashion_mnist
 from gan_jax import tricks, writers
-from gan_jax.cyclegan import data, losses, models, steps, train
+from gan_jax.cyclegan import data, evaluate, losses, models, steps, train
 from gan_jax.cyclegan.state import create_state
 from gan_jax.errors import ConfigError
 
@@ -107,6 +107,23 @@ def test_fresh_state_is_a_function_of_the_seed():
   assert not np.array_equal(other.rng, one.rng)
   assert not np.array_equal(other.g_params["Conv_0"]["kernel"], one.g_params["Conv_0"]["kernel"])
   assert not np.array_equal(one.g_params["Conv_0"]["kernel"], one.f_params["Conv_0"]["kernel"])
+
+
+def test_translation_scores_of_a_class_flipping_map():
+  # The "classifier" says 9 (domain B) for a bright image and 7 (A) for a dark one;
+  # G and F negate, so they flip every image's class and undo each other.
+  classify = lambda x: np.eye(10)[np.where(x.reshape(len(x), -1).mean(1) > 0, 9, 7)]
+  translate = lambda a, b: {"a": a, "g_a": -a, "f_g_a": a, "b": b, "f_b": -b, "g_f_b": b}
+  images_a = np.full((7, 4, 4, 1), -0.5, np.float32)
+  images_a[0] = 0.25  # one A image the classifier puts in B
+  images_b = np.full((3, 4, 4, 1), 0.5, np.float32)
+  scores = evaluate.translation_scores(images_a=images_a, images_b=images_b,
+                                       translate=translate, classify=classify,
+                                       classes_a=(7,), classes_b=(9,), batch_size=2)
+  assert scores == pytest.approx({
+      "translated_a_in_b": 6 / 7, "translated_b_in_a": 1.0, "real_a_in_b": 1 / 7,
+      "real_b_in_a": 0.0, "real_a_in_a": 6 / 7, "real_b_in_b": 1.0, "cycle_l1_a": 0.0,
+      "cycle_l1_b": 0.0, "change_l1_a": (6 * 1.0 + 0.5) / 7, "change_l1_b": 1.0})
 
 
 # --- the step: D trains on pooled fakes ---------------------------------------------------

@@ -24,7 +24,7 @@ from gan_jax import cli
 from gan_jax.cyclegan import train
 
 
-class _QuietLibraries(logging.logging.Filter):
+class QuietLibraries(logging.logging.Filter):
   """Drops orbax's per-save INFO chatter and JAX's backend probing (as launch.py
   does); their warnings and errors still show."""
 
@@ -45,7 +45,7 @@ def define_flags() -> None:
 
 @cli.user_errors_as_one_line
 def main(argv):
-  logging.get_absl_handler().addFilter(_QuietLibraries())
+  logging.get_absl_handler().addFilter(QuietLibraries())
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected command-line arguments: {argv[1:]}")
   train.train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
