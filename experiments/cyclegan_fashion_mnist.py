@@ -61,7 +61,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       share=0.5,                # share of D's fake batch swapped with stored fakes
   ))
   config.train = ml_collections.ConfigDict(dict(
-      num_steps=3000,
+      num_steps=5000,
       log_every=50,
       sample_every=500,         # translation grid PNG (and at the last step)
       checkpoint_every=500,
