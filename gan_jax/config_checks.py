@@ -103,6 +103,7 @@ RULES: dict[str, Rule] = {
     "tricks.historical_averaging": _float(), "tricks.unrolled_steps": _int(),
     "tricks.consensus": _float(), "tricks.ema_decay": _FRACTION, "tricks.ema_start": _int(),
     "tricks.fake_pool_size": _int(), "tricks.fake_pool_share": _float(0.0, 1.0),
+    "conditioning.num_classes": _int(2), "conditioning.class_loss_weight": _float(),
     "warm_start.step": _int(),
     "eval.every_steps": _int(), "eval.num_samples": _int(10), "eval.batch_size": _int(1),
     "eval.modes_min_count": _int(1), "eval.modes_loose_num_std": _float(3.0),

@@ -16,6 +16,15 @@ says which network made them. The real-vs-real floor (the same metrics between
 `num_samples` training and test images) is computed once and reported beside
 every model value (`floor/...`). Every row also names the extractor and the
 sample counts.
+Class-conditional GANs (`gan_jax.conditioning`): the samples ask for every
+class equally often (0, 1, ..., C-1, 0, ...), and two metrics are added:
+  class_accuracy  the in-domain classifier's accuracy on the requested
+                  classes (classifier extractor only; its floor is the
+                  classifier's accuracy on the real test images scored);
+  intra_fid       the mean over classes of the FID between the samples of a
+                  class and the real images of that class (Miyato & Koyama
+                  2018's intra-FID), on about num_samples / C images per side;
+                  its floor is the same between train and test images.
 2-D mixtures (ring, grid): the covered modes, strict (a mode is covered when
 `eval.modes_min_count` samples lie within 3 std of its centre) and loose
 (within `eval.modes_loose_num_std` std: the ring's modes have std 0.02, so a
@@ -37,6 +46,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from gan_jax import conditioning
 from gan_jax import config_checks
 from gan_jax import metrics
 from gan_jax.data import Dataset, toy2d
@@ -132,6 +142,10 @@ class Evaluator:
     self.info: dict[str, Any] = {"num_fake": ec.num_samples}
     self.floor: dict[str, float] = {}
     self._generate = jax.jit(lambda state, z: state.generate(z))
+    self._generate_class = jax.jit(lambda state, z, y: state.generate(z, y))
+    cond = config.conditioning
+    self.num_classes = 0 if cond.method == "none" else cond.num_classes
+    self.labels = conditioning.balanced_labels(ec.num_samples, max(self.num_classes, 1))
     if dataset.is_toy:
       self.extract = None
       self.info["extractor"] = "none (2-D modes)"
@@ -151,21 +165,30 @@ class Evaluator:
       extractor_id, extra = extractor.extractor_id, {}
     num_test = len(dataset.load_split("test")[0])
     num_real = min(ec.num_samples, num_test, len(dataset.train_images))
-    train = dataset.real_samples(split="train", num=num_real, seed=config.seed)
-    test = dataset.real_samples(split="test", num=num_real, seed=config.seed)
+    train, self.real_labels = dataset.real_samples(split="train", num=num_real,
+                                                   seed=config.seed, with_labels=True)
+    test, test_labels = dataset.real_samples(split="test", num=num_real, seed=config.seed,
+                                             with_labels=True)
     self.real_features, _ = self.extract(train)
     test_features, test_scored = self.extract(test)
     self.floor = image_metrics(real_features=self.real_features, fake_features=test_features,
                                seed=config.seed, **test_scored)
+    if self.num_classes:
+      self.floor.update(class_metrics(
+          real_features=self.real_features, real_labels=self.real_labels,
+          fake_features=test_features, fake_labels=test_labels,
+          fake_probs=test_scored.get("fake_probs"), num_classes=self.num_classes))
     self.info.update(extractor=extractor_id, num_real=num_real, **extra)
 
   def samples(self, state: GANState) -> np.ndarray:
-    """`num_samples` generated samples from a fixed latent stream."""
+    """`num_samples` generated samples from a fixed latent stream (of the
+    classes `self.labels` when conditional)."""
     out = []
     for i in range(0, self.num_samples, self.batch_size):
       n = min(self.batch_size, self.num_samples - i)
       z = jax.random.normal(jax.random.fold_in(self.key, i), (n, self.latent_dim))
-      out.append(np.asarray(self._generate(state, z)))
+      out.append(np.asarray(self._generate_class(state, z, self.labels[i:i + n])
+                            if self.num_classes else self._generate(state, z)))
     return np.concatenate(out)
 
   def __call__(self, state: GANState) -> dict[str, float]:
@@ -181,8 +204,45 @@ class Evaluator:
     fake_features, fake_scored = self.extract(fake)
     values = image_metrics(real_features=self.real_features, fake_features=fake_features,
                            **fake_scored)
+    if self.num_classes:
+      values.update(class_metrics(
+          real_features=self.real_features, real_labels=self.real_labels,
+          fake_features=fake_features, fake_labels=self.labels,
+          fake_probs=fake_scored.get("fake_probs"), num_classes=self.num_classes))
     return {**{f"eval/{k}": v for k, v in values.items()},
             **{f"floor/{k}": v for k, v in self.floor.items()}}
+
+
+def class_metrics(*, real_features: np.ndarray, real_labels: np.ndarray,
+                  fake_features: np.ndarray, fake_labels: np.ndarray,
+                  fake_probs: np.ndarray | None, num_classes: int) -> dict[str, float]:
+  """The class-conditional metrics of samples of known (requested) classes.
+
+  Args:
+    real_features, fake_features: [N, D], [M, D].
+    real_labels, fake_labels: int [N], [M]: the real classes, the requested ones.
+    fake_probs: [M, C] the in-domain classifier's probabilities, or None (no
+      classifier: no class_accuracy).
+    num_classes: C.
+
+  Returns:
+    intra_fid: the mean over classes c of FID(real of c, fake of c);
+    class_accuracy: mean(argmax fake_probs == fake_labels), if fake_probs.
+
+  Raises:
+    ValueError: a class with fewer than 2 real or fake samples.
+  """
+  fids = []
+  for c in range(num_classes):
+    real_c, fake_c = real_features[real_labels == c], fake_features[fake_labels == c]
+    if len(real_c) < 2 or len(fake_c) < 2:
+      raise ValueError(f"class {c} has {len(real_c)} real and {len(fake_c)} generated "
+                       "samples; intra-class FID needs 2 of each (raise eval.num_samples)")
+    fids.append(metrics.fid.fid(real_features=real_c, fake_features=fake_c))
+  out = {"intra_fid": float(np.mean(fids))}
+  if fake_probs is not None:
+    out["class_accuracy"] = float(np.mean(np.argmax(fake_probs, axis=-1) == fake_labels))
+  return out
 
 
 def toy_metrics(samples: np.ndarray, *, name: str, min_count: int = 20,

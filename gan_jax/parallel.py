@@ -91,6 +91,7 @@ class StepRunner:
     self.config, self.dataset = config, dataset
     self.backend = pc.backend
     self.num_seeds = config.num_seeds
+    self.conditional = config.conditioning.method != "none"
     devices = jax.devices()
     if self.backend == "none":
       devices = devices[:1]
@@ -149,25 +150,27 @@ class StepRunner:
 
   # --- data --------------------------------------------------------------
 
-  def host_batch(self, step: int) -> np.ndarray:
+  def host_batch(self, step: int) -> Any:
     """This host's slice of the global batch of generator step `step`:
-    [(N,) k, B / num_hosts, ...]."""
+    [(N,) k, B / num_hosts, ...], for a class-conditional GAN with its labels
+    [(N,) k, B / num_hosts] as a pair."""
     seeds = [self.config.seed + i for i in range(self.num_seeds)]
     k = self.config.num_critic_steps
     shard = (jax.process_index(), jax.process_count())
-    batches = [self.dataset.batch_at(step, seed=s, num_critic_steps=k, shard=shard)
-               for s in seeds]
-    return batches[0] if self.num_seeds == 1 else np.stack(batches)
+    batches = [self.dataset.batch_at(step, seed=s, num_critic_steps=k, shard=shard,
+                                     with_labels=self.conditional) for s in seeds]
+    return batches[0] if self.num_seeds == 1 else jax.tree.map(lambda *b: np.stack(b), *batches)
 
-  def place_batch(self, batch: np.ndarray) -> Any:
+  def place_batch(self, batch: Any) -> Any:
+    """A host batch (array or (images, labels)) in the layout the step expects."""
     if self.backend == "shard_map":
       sharding = NamedSharding(self.mesh, self._batch_spec)
       if jax.process_count() > 1:
-        return jax.make_array_from_process_local_data(sharding, batch)
+        return jax.tree.map(lambda b: jax.make_array_from_process_local_data(sharding, b), batch)
       return jax.device_put(batch, sharding)
     if self.backend == "pmap":
       b_axis = 2 if self.num_seeds > 1 else 1
-      return np.stack(np.split(batch, self.num_devices, axis=b_axis))
+      return jax.tree.map(lambda b: np.stack(np.split(b, self.num_devices, axis=b_axis)), batch)
     return batch
 
   def __call__(self, state: GANState, step: int) -> tuple[GANState, dict[str, jax.Array]]:

@@ -10,7 +10,10 @@ checkpoint written before that record existed falls back to loading the
 run's dataset. `--step` picks another checkpoint; `--seed` the latents. The
 .npz holds `samples` [N, *sample_shape] in the generator's range ([-1, 1]
 for images) and `latents` [N, latent_dim]. For 2-D toys a folder output is
-one scatter plot.
+one scatter plot. A class-conditional run's samples ask for the classes in
+contiguous equal blocks (a 100-sample grid of 10 classes: a class per row; an
+interpolation: row r of class r mod C), or all for `--label`; the .npz then
+also holds `labels` [N].
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import ml_collections
 import numpy as np
 
 from gan_jax import cli
+from gan_jax import conditioning
 from gan_jax import viz
 from gan_jax.checkpoints import Checkpointer, load_run_config
 from gan_jax.state import GANState, create_state
@@ -53,11 +57,39 @@ def restore_run(workdir: str, *, step: int | None = None
   return state, config, shape
 
 
-def generate(state: GANState, latents: np.ndarray, *, batch_size: int) -> np.ndarray:
-  """G(latents) [N, ...] in batches of `batch_size` (host float32)."""
-  fn = jax.jit(lambda s, z: s.generate(z))
-  return np.concatenate([np.asarray(fn(state, latents[i:i + batch_size]))
-                         for i in range(0, len(latents), batch_size)])
+def generate(state: GANState, latents: np.ndarray, *, batch_size: int,
+             labels: np.ndarray | None = None) -> np.ndarray:
+  """G(latents) [N, ...] (G(latents, labels) of a class-conditional G) in
+  batches of `batch_size` (host float32)."""
+  fn = jax.jit(lambda s, z, y: s.generate(z, y))
+  return np.concatenate([
+      np.asarray(fn(state, latents[i:i + batch_size],
+                    None if labels is None else labels[i:i + batch_size]))
+      for i in range(0, len(latents), batch_size)])
+
+
+def sample_labels(config: ml_collections.ConfigDict, num: int, *, label: int = -1,
+                  rows: int = 0) -> np.ndarray | None:
+  """The classes a conditional run's `num` samples ask for (None if the run is
+  unconditional): all `label` if >= 0, else row r of `rows` interpolation rows
+  class r mod C, else contiguous equal blocks.
+
+  Raises:
+    ValueError: `label` outside the run's classes, or given for an
+      unconditional run.
+  """
+  num_classes = config.conditioning.num_classes
+  if config.conditioning.method == "none":
+    if label >= 0:
+      raise ValueError("--label needs a class-conditional run; this one is unconditional")
+    return None
+  if label >= num_classes:
+    raise ValueError(f"--label={label}: the run's classes are 0 ... {num_classes - 1}")
+  if label >= 0:
+    return np.full((num,), label, np.int32)
+  if rows:
+    return np.repeat(np.arange(rows) % num_classes, num // rows).astype(np.int32)
+  return conditioning.grid_labels(num, num_classes)
 
 
 def slerp(a: jax.Array, b: jax.Array, t: jax.Array) -> jax.Array:
@@ -81,7 +113,7 @@ def interpolation_latents(*, seed: int, rows: int, latent_dim: int,
 
 
 def export(workdir: str, *, out: str, num: int = 64, interpolate: int = 0, seed: int = 0,
-           step: int | None = None) -> str:
+           step: int | None = None, label: int = -1) -> str:
   """Writes samples of `workdir`'s run to `out` (see the module docstring); returns
   a one-line summary.
 
@@ -96,11 +128,13 @@ def export(workdir: str, *, out: str, num: int = 64, interpolate: int = 0, seed:
     latents = interpolation_latents(seed=seed, rows=interpolate, latent_dim=latent_dim)
   else:
     latents = np.asarray(jax.random.normal(jax.random.PRNGKey(seed), (num, latent_dim)))
-  samples = generate(state, latents, batch_size=config.eval.batch_size)
+  labels = sample_labels(config, len(latents), label=label, rows=interpolate)
+  samples = generate(state, latents, batch_size=config.eval.batch_size, labels=labels)
   where = f"step {int(np.ravel(state.step)[0])} of {workdir}"
   if out.endswith(".npz"):
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    np.savez_compressed(out, samples=samples, latents=latents)
+    np.savez_compressed(out, samples=samples, latents=latents,
+                        **({} if labels is None else {"labels": labels}))
     return f"{len(samples)} samples {samples.shape[1:]} of {where} -> {out}"
   if interpolate or out.endswith(".png"):
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
@@ -124,11 +158,11 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   f = flags.FLAGS
   print(export(f.workdir, out=f.out, num=f.num, interpolate=f.interpolate, seed=f.seed,
-               step=f.step))
+               step=f.step, label=f.label))
 
 
 def define_flags() -> None:
-  """--workdir, --out, --num, --interpolate, --seed, --step."""
+  """--workdir, --out, --num, --interpolate, --seed, --step, --label."""
   flags.DEFINE_string("workdir", None, "Run folder with config.json and checkpoints.")
   flags.DEFINE_string("out", None, "samples.npz, a folder for PNGs, or a .png grid.")
   flags.DEFINE_integer("num", 64, "Number of samples.")
@@ -136,6 +170,8 @@ def define_flags() -> None:
                        f"({INTERPOLATION_COLUMNS} columns) instead.")
   flags.DEFINE_integer("seed", 0, "Seed of the latents.")
   flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
+  flags.DEFINE_integer("label", -1, "Class-conditional runs: every sample of this class "
+                       "(-1: the classes in equal blocks).")
   flags.mark_flags_as_required(["workdir", "out"])
 
 

@@ -48,6 +48,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from gan_jax import conditioning
 from gan_jax import config_checks
 from gan_jax import losses
 from gan_jax import models
@@ -63,15 +64,17 @@ def _variables(params, batch_stats):
   return {"params": params, **({"batch_stats": batch_stats} if batch_stats else {})}
 
 
-def _apply(module, params, batch_stats, x, *, rng=None, features=False):
-  """Applies a module in train mode.
+def _apply(module, params, batch_stats, x, *, labels=None, rng=None, features=False):
+  """Applies a module in train mode (to (x, labels) when labels are given: a
+  class-conditional G or D).
 
   Returns (output, new batch stats) or, with `features`, (output, new batch
   stats, the features the module sowed as intermediates/features).
   """
   mutable = (["batch_stats"] if batch_stats else []) + (["intermediates"] if features else [])
   rngs = {"dropout": rng} if rng is not None else {}
-  out = module.apply(_variables(params, batch_stats), x, train=True, rngs=rngs,
+  inputs = (x,) if labels is None else (x, labels)
+  out = module.apply(_variables(params, batch_stats), *inputs, train=True, rngs=rngs,
                      mutable=mutable or False)
   if not mutable:
     return out, batch_stats
@@ -84,6 +87,15 @@ def _apply(module, params, batch_stats, x, *, rng=None, features=False):
     raise ValueError(f"{type(module).__name__} sows no 'features' intermediate, so feature "
                      "matching cannot use it")
   return out, stats, found.reshape((found.shape[0], -1))
+
+
+def _d_apply(state: GANState, d_params, batch_stats, x, labels, *, rng, features=False):
+  """D in train mode: (logits [B], class logits [B, C] or None, new batch
+  stats[, sown features]); a class-conditional D takes `labels` [B]."""
+  out = _apply(state.discriminator, d_params, batch_stats, x, labels=labels, rng=rng,
+               features=features)
+  logits, class_logits = out[0] if labels is not None else (out[0], None)
+  return (logits, class_logits, *out[1:])
 
 
 def _sown_features(intermediates) -> jax.Array | None:
@@ -107,6 +119,15 @@ def _check_config(config: ml_collections.ConfigDict) -> None:
   if config.model.mlp.minibatch_kernels and config.penalty.name != "none":
     raise ValueError(f"penalty {config.penalty.name!r} needs per-example input gradients, but "
                      "minibatch discrimination mixes the examples of a batch; drop one")
+  if config.conditioning.method != "none":
+    conditioning.get_conditioning(config.conditioning.method)  # an unknown name fails here
+    unsupported = [name for name, on in (
+        ("tricks.unrolled_steps", t.unrolled_steps), ("tricks.fake_pool_size", t.fake_pool_size),
+        ("model.mlp.vbn_reference_size", config.model.mlp.vbn_reference_size)) if on]
+    if unsupported:
+      raise ValueError(f"conditioning {config.conditioning.method!r} does not yet work with "
+                       f"{unsupported[0]} (its D batches / pool / reference batch carry no "
+                       "labels); set it to 0 or conditioning.method='none'")
   if t.label_smoothing and not losses.get_objective(config.objective).smoothable:
     raise ValueError(f"label smoothing needs a real/fake target; objective {config.objective!r} "
                      f"has none. Valid objectives: {', '.join(losses.smoothable_objectives())}")
@@ -179,8 +200,10 @@ class StepSpec:
   `config.tricks` dict, `loss_terms` / `input_transforms` / `state_updates` /
   `d_lookaheads` the registered tricks of each kind it switches on, `g_loss`
   the one that replaces G's loss (or None), `logged` those that log metrics
-  (`gan_jax.tricks`), `axis_name` the device axis under data parallelism
-  (None on one device).
+  (`gan_jax.tricks`), `conditioning` the class-conditioning method
+  (`gan_jax.conditioning`; `conditional` False for "none") and
+  `class_loss_weight` its class losses' weight, `axis_name` the device axis
+  under data parallelism (None on one device).
   """
   objective: losses.Objective
   objective_name: str
@@ -199,6 +222,9 @@ class StepSpec:
   d_lookaheads: tuple[tricks.Trick, ...]
   d_fakes: tuple[tricks.Trick, ...]
   logged: tuple[tricks.Trick, ...]
+  conditioning: conditioning.Conditioning = conditioning.get_conditioning("none")
+  conditional: bool = False
+  class_loss_weight: float = 0.0
   axis_name: str | None = None
 
   @classmethod
@@ -228,7 +254,9 @@ class StepSpec:
         state_updates=on["state_update"], g_loss=(on["g_loss"] or (None,))[0],
         d_lookaheads=on["d_lookahead"], d_fakes=on["d_fakes"],
         logged=tuple(x for kind in tricks.KINDS for x in on[kind] if x.metrics),
-        axis_name=axis_name)
+        conditioning=conditioning.get_conditioning(config.conditioning.method),
+        conditional=config.conditioning.method != "none",
+        class_loss_weight=config.conditioning.class_loss_weight, axis_name=axis_name)
 
 
 # --- device helpers --------------------------------------------------------------------------
@@ -300,74 +328,95 @@ def _objective_d_loss(spec: StepSpec, real_logits: jax.Array,
 
 
 def _fresh_fakes(spec: StepSpec, state: GANState, g_params, key: jax.Array,
-                 batch_size: int) -> jax.Array:
-  """G(z) [B, ...] for latents from `key` (G's batch stats not kept)."""
+                 batch_size: int, labels: jax.Array | None = None) -> jax.Array:
+  """G(z) [B, ...] (G(z, labels) when conditional) for latents from `key`
+  (G's batch stats not kept)."""
   fake, _ = _apply(state.generator, g_params, state.g_batch_stats,
-                   _latents(spec, key, batch_size))
+                   _latents(spec, key, batch_size), labels=labels)
   return fake
 
 
 def d_objective(spec: StepSpec, state: GANState, d_params, g_params, real: jax.Array,
-                key: jax.Array, fake: jax.Array | None = None):
+                key: jax.Array, fake: jax.Array | None = None,
+                labels: jax.Array | None = None):
   """D's objective (no penalty) with fakes G(z) from g_params and fresh
   latents, or the given `fake`; differentiable in both parameter sets.
+  A class-conditional GAN gives `labels` [B] of `real`, which the fakes share;
+  AC-GAN's class loss (times its weight) is then part of the objective.
   key: split into D_OBJECTIVE_STREAMS.
-  Returns (loss, (real_logits [B], fake_logits [B], D batch stats, fake))."""
+  Returns (loss, (real_logits [B], fake_logits [B], D batch stats, fake,
+  class metrics: {} or "d/class_loss", "d/class_accuracy" of the real batch))."""
   k = named_keys(key, D_OBJECTIVE_STREAMS)
   if fake is None:
-    fake = _fresh_fakes(spec, state, g_params, k["latents"], real.shape[0])
-  real_logits, stats = _apply(state.discriminator, d_params, state.d_batch_stats,
-                              _d_input(spec, state, real, k["noise_real"]),
-                              rng=_device_key(spec, k["dropout_real"]))
-  fake_logits, stats = _apply(state.discriminator, d_params, stats,
-                              _d_input(spec, state, fake, k["noise_fake"]),
-                              rng=_device_key(spec, k["dropout_fake"]))
+    fake = _fresh_fakes(spec, state, g_params, k["latents"], real.shape[0], labels)
+  real_logits, real_class, stats = _d_apply(state, d_params, state.d_batch_stats,
+                                            _d_input(spec, state, real, k["noise_real"]), labels,
+                                            rng=_device_key(spec, k["dropout_real"]))
+  fake_logits, fake_class, stats = _d_apply(state, d_params, stats,
+                                            _d_input(spec, state, fake, k["noise_fake"]), labels,
+                                            rng=_device_key(spec, k["dropout_fake"]))
   loss = _objective_d_loss(spec, real_logits, fake_logits).mean()
-  return loss, (real_logits, fake_logits, stats, fake)
+  class_metrics = {}
+  if spec.conditioning.classifier:
+    class_loss = spec.conditioning.d_class_loss(
+        real_class_logits=real_class, fake_class_logits=fake_class, labels=labels).mean()
+    loss += spec.class_loss_weight * class_loss
+    class_metrics = {"d/class_loss": class_loss, "d/class_accuracy": jnp.mean(
+        jnp.argmax(real_class, axis=-1) == labels)}
+  return loss, (real_logits, fake_logits, stats, fake, class_metrics)
 
 
 def g_loss_of_fakes(spec: StepSpec, state: GANState, fake: jax.Array, d_params,
-                    real: jax.Array, keys: dict[str, jax.Array]) -> jax.Array:
-  """G's objective as a function of its fakes [B, ...] (D at d_params);
+                    real: jax.Array, keys: dict[str, jax.Array],
+                    labels: jax.Array | None = None) -> jax.Array:
+  """G's objective as a function of its fakes [B, ...] (D at d_params; with
+  the fakes' `labels` [B] when conditional, plus AC-GAN's class loss);
   keys: G_OBJECTIVE_STREAMS (the latents are not used)."""
   fake = _d_input(spec, state, fake, keys["noise"])
   k_drop, k_real = _device_key(spec, keys["dropout_fake"]), _device_key(spec, keys["dropout_real"])
   # D's batch stats (if any) are not updated by the generator step.
   if spec.g_loss is not None:  # a trick's G loss of D's features (feature matching)
-    _, _, fake_feats = _apply(state.discriminator, d_params, state.d_batch_stats, fake,
-                              rng=k_drop, features=True)
-    _, _, real_feats = _apply(state.discriminator, d_params, state.d_batch_stats, real,
-                              rng=k_real, features=True)
-    return spec.g_loss.fn(real_features=real_feats, fake_features=fake_feats)
-  fake_logits, _ = _apply(state.discriminator, d_params, state.d_batch_stats, fake, rng=k_drop)
-  real_logits = None
-  if spec.objective.g_uses_real:
-    # Instance noise on this real batch: a stream of its own, folded from G's noise key.
-    real_logits, _ = _apply(state.discriminator, d_params, state.d_batch_stats,
-                            _d_input(spec, state, real, jax.random.fold_in(keys["noise"], 1)),
-                            rng=k_real)
-  return spec.objective.g_losses(fake_logits=fake_logits, real_logits=real_logits,
-                                 batch_mean=functools.partial(_batch_mean, spec)).mean()
+    _, fake_class, _, fake_feats = _d_apply(state, d_params, state.d_batch_stats, fake, labels,
+                                            rng=k_drop, features=True)
+    _, _, _, real_feats = _d_apply(state, d_params, state.d_batch_stats, real, labels,
+                                   rng=k_real, features=True)
+    loss = spec.g_loss.fn(real_features=real_feats, fake_features=fake_feats)
+  else:
+    fake_logits, fake_class, _ = _d_apply(state, d_params, state.d_batch_stats, fake, labels,
+                                          rng=k_drop)
+    real_logits = None
+    if spec.objective.g_uses_real:
+      # Instance noise on this real batch: a stream of its own, folded from G's noise key.
+      real_logits, _, _ = _d_apply(
+          state, d_params, state.d_batch_stats,
+          _d_input(spec, state, real, jax.random.fold_in(keys["noise"], 1)), labels, rng=k_real)
+    loss = spec.objective.g_losses(fake_logits=fake_logits, real_logits=real_logits,
+                                   batch_mean=functools.partial(_batch_mean, spec)).mean()
+  if spec.conditioning.classifier:
+    loss += spec.class_loss_weight * spec.conditioning.g_class_loss(
+        fake_class_logits=fake_class, labels=labels).mean()
+  return loss
 
 
 def g_objective(spec: StepSpec, state: GANState, g_params, d_params, real: jax.Array,
-                key: jax.Array):
-  """G's objective at (g_params, d_params) with fresh latents; key: split into
-  G_OBJECTIVE_STREAMS. Returns (loss, new G batch stats)."""
+                key: jax.Array, labels: jax.Array | None = None):
+  """G's objective at (g_params, d_params) with fresh latents (and the real
+  batch's `labels` when conditional); key: split into G_OBJECTIVE_STREAMS.
+  Returns (loss, new G batch stats)."""
   k = named_keys(key, G_OBJECTIVE_STREAMS)
   fake, g_stats = _apply(state.generator, g_params, state.g_batch_stats,
-                         _latents(spec, k["latents"], real.shape[0]))
-  return g_loss_of_fakes(spec, state, fake, d_params, real, k), g_stats
+                         _latents(spec, k["latents"], real.shape[0]), labels=labels)
+  return g_loss_of_fakes(spec, state, fake, d_params, real, k, labels), g_stats
 
 
 def _loss_terms(spec: StepSpec, state: GANState, *, player: str, d_params, g_params,
-                real: jax.Array, key: jax.Array) -> jax.Array:
+                real: jax.Array, key: jax.Array, labels: jax.Array | None) -> jax.Array:
   """The sum of the switched-on loss terms of `player` ("d" or "g"), a scalar."""
   ctx = tricks.TermContext(
       player=player, d_params=d_params, g_params=g_params, state=state, real=real, key=key,
       tricks=spec.tricks,
-      d_objective=lambda d, g, k: d_objective(spec, state, d, g, real, k)[0],
-      g_objective=lambda g, d, k: g_objective(spec, state, g, d, real, k)[0])
+      d_objective=lambda d, g, k: d_objective(spec, state, d, g, real, k, labels=labels)[0],
+      g_objective=lambda g, d, k: g_objective(spec, state, g, d, real, k, labels)[0])
   total = jnp.zeros(())
   mine = [trick for trick in spec.loss_terms if player in trick.players]
   for i, trick in enumerate(mine):  # the first takes `key`, the i-th fold_in(key, i)
@@ -398,7 +447,8 @@ def _d_fake_batch(spec: StepSpec, state: GANState, fake: jax.Array,
 def _critic_fakes(spec: StepSpec, state: GANState, real: jax.Array, k: dict[str, jax.Array],
                   fake: jax.Array | None) -> jax.Array:
   """The fresh fakes of a critic update: `fake` if given, else those
-  d_objective would draw (its latents stream); constants for D."""
+  d_objective would draw (its latents stream); constants for D. (Not for a
+  conditional GAN: the pool keeps no labels.)"""
   if fake is None:
     fake = _fresh_fakes(spec, state, state.g_params,
                         named_keys(k["objective"], D_OBJECTIVE_STREAMS)["latents"],
@@ -407,8 +457,10 @@ def _critic_fakes(spec: StepSpec, state: GANState, real: jax.Array, k: dict[str,
 
 
 def d_update(spec: StepSpec, state: GANState, real: jax.Array, key: jax.Array,
-             fake: jax.Array | None = None) -> tuple[GANState, Metrics]:
-  """One critic update on real [B, ...] (and `fake`, else fresh fakes).
+             fake: jax.Array | None = None,
+             labels: jax.Array | None = None) -> tuple[GANState, Metrics]:
+  """One critic update on real [B, ...] (and `fake`, else fresh fakes; with
+  the real batch's `labels` [B] when conditional, which the fakes share).
   key: `update_key(state, "critic/<i>")`, split into D_UPDATE_STREAMS (and
   fold_in(key, 1) for the d_fakes tricks)."""
   k = named_keys(key, D_UPDATE_STREAMS)
@@ -419,8 +471,8 @@ def d_update(spec: StepSpec, state: GANState, real: jax.Array, key: jax.Array,
 
   def loss_fn(d_params):
     g_params = jax.lax.stop_gradient(state.g_params)
-    obj, (real_logits, fake_logits, stats, fakes) = d_objective(
-        spec, state, d_params, g_params, real, k["objective"], fake)
+    obj, (real_logits, fake_logits, stats, fakes, class_metrics) = d_objective(
+        spec, state, d_params, g_params, real, k["objective"], fake, labels)
     total = obj
     pen = jnp.zeros(())
     if spec.penalty_fn is not None:
@@ -433,17 +485,19 @@ def d_update(spec: StepSpec, state: GANState, real: jax.Array, key: jax.Array,
           "dropout_real"])
 
       def d_fn(x):  # spectral norm's u as the real pass had it: the same D(x)
-        return state.discriminator.apply(_variables(d_params, state.d_batch_stats), x,
-                                         train=True, rngs={"dropout": k_drop_real})
+        out = state.discriminator.apply(_variables(d_params, state.d_batch_stats),
+                                        *((x,) if labels is None else (x, labels)),
+                                        train=True, rngs={"dropout": k_drop_real})
+        return out if labels is None else out[0]  # a conditional D's (logits, class logits)
       pen = spec.penalty_fn(d_fn=d_fn, x_real=real, x_fake=fakes,
                             key=_device_key(spec, k["penalty"])).mean()
       total += spec.penalty_coefficient * pen
     if _has_terms(spec, "d"):
       total += _loss_terms(spec, state, player="d", d_params=d_params, g_params=g_params,
-                           real=real, key=k["terms"])
-    return total, (obj, pen, real_logits, fake_logits, stats)
+                           real=real, key=k["terms"], labels=labels)
+    return total, (obj, pen, real_logits, fake_logits, stats, class_metrics)
 
-  grads, (obj, pen, real_logits, fake_logits, stats) = jax.grad(
+  grads, (obj, pen, real_logits, fake_logits, stats, class_metrics) = jax.grad(
       loss_fn, has_aux=True)(state.d_params)
   grads = _mean_over_devices(spec, grads)
   updates, d_opt_state = state.d_tx.update(grads, state.d_opt_state, state.d_params)
@@ -454,7 +508,7 @@ def d_update(spec: StepSpec, state: GANState, real: jax.Array, key: jax.Array,
   return state, _mean_over_devices(spec, {
       "d/loss": obj, "d/penalty": pen, "d/real_logits": real_logits.mean(),
       "d/fake_logits": fake_logits.mean(), "d/accuracy": accuracy,
-      "d/grad_norm": optax.tree.norm(grads)})
+      "d/grad_norm": optax.tree.norm(grads), **class_metrics})
 
 
 def _lookahead_d_params(spec: StepSpec, state: GANState, g_params, batch: jax.Array,
@@ -471,21 +525,25 @@ def _lookahead_d_params(spec: StepSpec, state: GANState, g_params, batch: jax.Ar
 
 
 def g_update(spec: StepSpec, state: GANState, batch: jax.Array, key: jax.Array,
-             shared: tuple | None = None) -> tuple[GANState, Metrics]:
+             shared: tuple | None = None,
+             labels: jax.Array | None = None) -> tuple[GANState, Metrics]:
   """G's update (batch [k, B, ...]: the critic batches; G's loss uses the
-  last). key: `update_key(state, "generator")`, split into G_UPDATE_STREAMS.
+  last, and its labels [k, B] when conditional: G is asked for those classes).
+  key: `update_key(state, "generator")`, split into G_UPDATE_STREAMS.
   `shared` = (fakes, G's VJP at them, G batch stats) from the forward pass the
   D update used (share_latents), else G runs afresh."""
   k = named_keys(key, G_UPDATE_STREAMS)
   real = batch[-1]
+  real_labels = None if labels is None else labels[-1]
 
   def terms(g_params):
     return _loss_terms(spec, state, player="g", d_params=jax.lax.stop_gradient(state.d_params),
-                       g_params=g_params, real=real, key=k["terms"])
+                       g_params=g_params, real=real, key=k["terms"], labels=real_labels)
 
   def loss_fn(g_params):
     d_params = _lookahead_d_params(spec, state, g_params, batch, k["lookahead"])
-    loss, g_stats = g_objective(spec, state, g_params, d_params, real, k["objective"])
+    loss, g_stats = g_objective(spec, state, g_params, d_params, real, k["objective"],
+                                real_labels)
     total = loss
     if _has_terms(spec, "g"):
       total += terms(g_params)
@@ -497,7 +555,7 @@ def g_update(spec: StepSpec, state: GANState, batch: jax.Array, key: jax.Array,
     fake, g_vjp, g_stats = shared
     keys = named_keys(k["objective"], G_OBJECTIVE_STREAMS)
     loss, fake_grad = jax.value_and_grad(
-        lambda f: g_loss_of_fakes(spec, state, f, state.d_params, real, keys))(fake)
+        lambda f: g_loss_of_fakes(spec, state, f, state.d_params, real, keys, real_labels))(fake)
     (grads,) = g_vjp(fake_grad)
     if _has_terms(spec, "g"):
       grads = jax.tree.map(jnp.add, grads, jax.grad(terms)(state.g_params))
@@ -508,9 +566,15 @@ def g_update(spec: StepSpec, state: GANState, batch: jax.Array, key: jax.Array,
   return state, _mean_over_devices(spec, {"g/loss": loss, "g/grad_norm": optax.tree.norm(grads)})
 
 
-def train_step(spec: StepSpec, state: GANState, batch: jax.Array) -> tuple[GANState, Metrics]:
+def train_step(spec: StepSpec, state: GANState, batch) -> tuple[GANState, Metrics]:
   """One generator step: k critic updates, then the generator update.
-  batch: float32 [k, B, *sample_shape]."""
+  batch: float32 [k, B, *sample_shape], or for a class-conditional GAN the
+  pair (that, int labels [k, B])."""
+  if spec.conditional != isinstance(batch, (tuple, list)):
+    raise ValueError("a class-conditional step takes batches (images, labels)" if
+                     spec.conditional else "an unconditional step takes an image batch, not "
+                     "(images, labels)")
+  batch, labels = batch if spec.conditional else (batch, None)
   k = spec.num_critic_steps
   if batch.shape[0] != k:
     raise ValueError(f"batch has {batch.shape[0]} critic batches, config says "
@@ -522,7 +586,8 @@ def train_step(spec: StepSpec, state: GANState, batch: jax.Array) -> tuple[GANSt
     # One G forward pass for both updates; D trains on its (constant) output.
     z = _latents(spec, update_key(state, "shared_latents", num_critic_steps=k), batch.shape[1])
     fake, g_vjp, g_stats = jax.vjp(
-        lambda p: _apply(state.generator, p, state.g_batch_stats, z), state.g_params,
+        lambda p: _apply(state.generator, p, state.g_batch_stats, z,
+                         labels=None if labels is None else labels[0]), state.g_params,
         has_aux=True)
     shared = (fake, g_vjp, g_stats)
     fake = jax.lax.stop_gradient(fake)
@@ -531,11 +596,12 @@ def train_step(spec: StepSpec, state: GANState, batch: jax.Array) -> tuple[GANSt
   # critic steps was far slower with XLA's CPU convolutions.
   for i in range(k):
     key = update_key(state, f"critic/{i}", num_critic_steps=k)
-    state, m = d_update(spec, state, batch[i], key, fake)
+    state, m = d_update(spec, state, batch[i], key, fake,
+                        None if labels is None else labels[i])
     d_metrics.append(m)
   metrics = jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *d_metrics)
   key = update_key(state, "generator", num_critic_steps=k)
-  state, g_metrics = g_update(spec, state, batch, key, shared)
+  state, g_metrics = g_update(spec, state, batch, key, shared, labels)
   for trick in spec.state_updates:  # EMA, historical means: the step not yet advanced
     state = trick.fn(state, tricks=spec.tricks)
   for trick in spec.logged:  # e.g. the instance-noise scale of this step

@@ -45,6 +45,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
+from gan_jax import conditioning
 from gan_jax import config_checks
 from gan_jax import data as data_lib
 from gan_jax import evaluation
@@ -67,12 +68,21 @@ def fixed_latents(config: ml_collections.ConfigDict) -> jax.Array:
   return jax.random.normal(key, (config.train.num_grid_samples, config.model.latent_dim))
 
 
+def fixed_labels(config: ml_collections.ConfigDict) -> np.ndarray | None:
+  """The classes of the grid's samples (a class-conditional GAN: contiguous
+  equal blocks, so 100 samples of 10 classes give one class per row), else None."""
+  if config.conditioning.method == "none":
+    return None
+  return conditioning.grid_labels(config.train.num_grid_samples, config.conditioning.num_classes)
+
+
 def write_samples(state: GANState, latents: jax.Array, workdir: str, step: int, *,
-                  real: np.ndarray | None = None) -> str:
-  """Writes samples/step_<step>.png: G(latents), over `real` points for 2-D data."""
+                  real: np.ndarray | None = None, labels: np.ndarray | None = None) -> str:
+  """Writes samples/step_<step>.png: G(latents) (G(latents, labels) when
+  conditional), over `real` points for 2-D data."""
   os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
   path = os.path.join(workdir, "samples", f"step_{step:07d}.png")
-  samples = np.asarray(jax.jit(lambda s, z: s.generate(z))(state, latents))
+  samples = np.asarray(jax.jit(lambda s, z, y: s.generate(z, y))(state, latents, labels))
   viz.save_samples(path, samples, title=f"step {step}", real=real)
   return path
 
@@ -107,9 +117,9 @@ def warm_start(state: GANState, config: ml_collections.ConfigDict, *,
 
 
 def _log_samples(writer: MetricWriter, state: GANState, latents: jax.Array, workdir: str,
-                 step: int, *, real: np.ndarray | None) -> None:
+                 step: int, *, real: np.ndarray | None, labels: np.ndarray | None) -> None:
   """The sample grid PNG, and the same picture in TensorBoard."""
-  path = write_samples(state, latents, workdir, step, real=real)
+  path = write_samples(state, latents, workdir, step, real=real, labels=labels)
   from PIL import Image  # pylint: disable=g-import-not-at-top
   with Image.open(path) as picture:
     writer.write_image(step, "samples", np.asarray(picture.convert("RGB")))
@@ -253,7 +263,7 @@ def _loop(config: ml_collections.ConfigDict, workdir: str, state: GANState, *,
   writer = MetricWriter(workdir, resume_step=start) if chief else None
   if writer is not None and start == 0:
     writer.write_config(str(config), config_checks.flatten(config))
-  latents = fixed_latents(config)
+  latents, labels = fixed_latents(config), fixed_labels(config)
   real_points = (dataset.real_samples(split="train", num=len(latents), seed=config.seed)
                  if dataset.is_toy else None)
   evaluator = (evaluation.Evaluator(config, dataset) if config.eval.every_steps and chief
@@ -323,7 +333,7 @@ def _loop(config: ml_collections.ConfigDict, workdir: str, state: GANState, *,
                                   "sample_shape": list(dataset.sample_shape)})
         if sample_now:
           best_effort(f"the samples of step {step}", _log_samples, writer, first_seed(host_state),
-                      latents, workdir, step, real=real_points)
+                      latents, workdir, step, real=real_points, labels=labels)
         if stopping:
           raise StopRequested(
               f"Stopped by {signal_name(stop.requested)} after step {step}; checkpoint "

@@ -30,6 +30,19 @@ def small_config(backend: str, num_devices: int, *, d_batch_norm: bool):
   return config
 
 
+def conditional_config(backend: str, num_devices: int):
+  """AC-GAN with a small MLP pair on 64 labelled digits (mnist_5k), no dropout."""
+  from experiments import conditional  # pylint: disable=g-import-not-at-top
+  from gan_jax import models  # pylint: disable=g-import-not-at-top
+  config = conditional.get_config("acgan,mnist_5k")
+  config.model = models.model_config("mlp", latent_dim=8, g_hidden=(16,), d_hidden=(16,),
+                                     dropout_rate=0.0)
+  config.dataset.update(batch_size=16, num_train_examples=64)
+  config.parallel.backend = backend
+  config.parallel.num_devices = num_devices
+  return config
+
+
 def main():
   backend, num_devices, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
   import jax  # pylint: disable=g-import-not-at-top
@@ -53,6 +66,8 @@ def main():
     # The fake pool mixes the global batch: step 0 fills it, step 1 draws half.
     variants["fake_pool"] = small_config(backend, num_devices, d_batch_norm=False)
     variants["fake_pool"].tricks.fake_pool_size = 16
+    # A class-conditional GAN: its batches are (images, labels) pairs.
+    variants["acgan"] = conditional_config(backend, num_devices)
   arrays = {}
   for name, config in variants.items():
     runner = parallel.StepRunner(config, data.get_dataset(config.dataset))

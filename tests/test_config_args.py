@@ -2,8 +2,9 @@
 
 import pytest
 
-from experiments import (dcgan_cifar10, dcgan_fashion_mnist, dirac_gan, resnet_celeba,
-                         seed000_table1, seed004_mlp, toy_modes, toy_ring)
+from experiments import (conditional, cyclegan_fashion_mnist, dcgan_cifar10,
+                         dcgan_fashion_mnist, dirac_gan, resnet_celeba, seed000_table1,
+                         seed004_mlp, toy_modes, toy_ring)
 from gan_jax.configs import args
 from gan_jax.errors import ConfigError
 
@@ -24,8 +25,8 @@ def test_a_bad_argument_names_the_grammar_and_the_choices(bad):
     args.parse(bad, fields=FIELDS, where="f.py")
 
 
-CONFIG_MODULES = [dcgan_cifar10, dcgan_fashion_mnist, dirac_gan, resnet_celeba, seed000_table1,
-                  seed004_mlp, toy_modes, toy_ring]
+CONFIG_MODULES = [conditional, cyclegan_fashion_mnist, dcgan_cifar10, dcgan_fashion_mnist,
+                  dirac_gan, resnet_celeba, seed000_table1, seed004_mlp, toy_modes, toy_ring]
 
 
 @pytest.mark.parametrize("module", CONFIG_MODULES)

@@ -105,6 +105,12 @@ def get_config() -> ml_collections.ConfigDict:
       fake_pool_share=0.5,        # the share of each D fake batch drawn from the pool
   ))
 
+  config.conditioning = ml_collections.ConfigDict(dict(
+      method="none",          # none | projection | acgan (see gan_jax.conditioning)
+      num_classes=10,         # the labels of the data are 0 ... num_classes - 1
+      class_loss_weight=1.0,  # acgan: weight of the class cross-entropies
+  ))
+
   config.warm_start = ml_collections.ConfigDict(dict(
       workdir="",             # another run's workdir: start from its G and D weights
       step=0,                 # its checkpoint step (0 = latest)

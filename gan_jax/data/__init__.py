@@ -2,7 +2,8 @@
 
 `get_dataset(config.dataset)` returns a `Dataset`. Its `batches(seed=...,
 num_critic_steps=k, start_step=s)` yields, for generator steps s, s+1, ...,
-float32 arrays [k, B, *sample_shape]: one real batch for each critic step.
+float32 arrays [k, B, *sample_shape]: one real batch for each critic step
+(`batch_at(..., with_labels=True)` adds their class labels [k, B]).
 Images are scaled to [-1, 1]. The order depends only on (seed, position), so a
 run resumed at step s sees exactly the batches an uninterrupted run would.
 """
@@ -63,12 +64,21 @@ class Dataset:
       step += 1
 
   def batch_at(self, step: int, *, seed: int, num_critic_steps: int,
-               shard: tuple[int, int] = (0, 1)) -> np.ndarray:
-    """The real data for generator step `step`: [num_critic_steps, B / n, ...].
+               shard: tuple[int, int] = (0, 1), with_labels: bool = False):
+    """The real data for generator step `step`: [num_critic_steps, B / n, ...],
+    with `with_labels` the pair (that, int32 labels [num_critic_steps, B / n])
+    for class-conditional GANs (the same images either way).
 
     With `shard = (i, n)` only host i's contiguous 1/n of each global batch
     is read (multi-host data parallelism); (0, 1) is the whole batch.
+
+    Raises:
+      ValueError: labels asked of a dataset without them (toys, CelebA).
     """
+    if with_labels and (self.is_toy or self.train_labels is None
+                        or np.any(self.train_labels < 0)):
+      raise ValueError(f"{self.name} has no class labels, so it cannot train a "
+                       "class-conditional GAN; use conditioning.method='none'")
     k, b = num_critic_steps, self.batch_size
     index, count = shard
     if b % count:
@@ -86,19 +96,25 @@ class Dataset:
     for epoch in np.unique(epochs):
       mask = epochs == epoch
       rows[mask] = epoch_permutation(n, seed=seed, epoch=int(epoch))[offsets[mask]]
-    return scale_images(self.train_images[rows]).reshape(k, local, *self.sample_shape)
+    images = scale_images(self.train_images[rows]).reshape(k, local, *self.sample_shape)
+    if with_labels:
+      return images, self.train_labels[rows].astype(np.int32).reshape(k, local)
+    return images
 
-  def real_samples(self, *, split: str, num: int, seed: int = 0) -> np.ndarray:
+  def real_samples(self, *, split: str, num: int, seed: int = 0, with_labels: bool = False):
     """`num` real samples of a split, float32 [num, *sample_shape] in [-1, 1]
-    (the first `num` of a fixed shuffle; toys: fresh draws from `seed`)."""
+    (the first `num` of a fixed shuffle; toys: fresh draws from `seed`); with
+    `with_labels`, the pair (those, their int32 labels [num]) (not for toys)."""
     if self.is_toy:
       key = jax.random.PRNGKey(seed + (0 if split == "train" else 1_000_003))
       return np.asarray(toy2d.sample(self.name, key=key, num=num))
-    images, _ = self.load_split(split)
+    images, labels = self.load_split(split)
     if num > len(images):
       raise ValueError(f"asked for {num} samples of {self.name}/{split}, which has {len(images)}")
     # An "epoch" number no training run reaches, so the order is its own.
     order = epoch_permutation(len(images), seed=seed, epoch=2**62 + (split == "test"))
+    if with_labels:
+      return scale_images(images[order[:num]]), labels[order[:num]].astype(np.int32)
     return scale_images(images[order[:num]])
 
   def load_split(self, split: str) -> tuple[np.ndarray, np.ndarray]:

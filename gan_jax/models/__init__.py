@@ -4,6 +4,8 @@
 flax modules with the calling convention every step relies on:
   generator(z [B, latent_dim], train=bool) -> samples [B, *sample_shape]
   discriminator(x [B, *sample_shape], train=bool) -> logits [B]
+  discriminator(x, train=bool, with_features=True) -> (logits [B], phi(x) [B, F])
+Class-conditional pairs wrap these (`gan_jax.conditioning`).
 
 The `model` config block holds the fields every model takes (`name`,
 `latent_dim`, `conv_impl`: how convolutions are computed, where a model has
@@ -22,6 +24,7 @@ from typing import Any, Callable, Sequence
 import flax.linen as nn
 import ml_collections
 
+from gan_jax import conditioning as conditioning_lib
 from gan_jax import config_checks
 from gan_jax import conv as conv_lib
 from gan_jax.errors import ConfigError
@@ -172,13 +175,17 @@ def model_config(name: str, **fields: Any) -> ml_collections.ConfigDict:
 
 
 def build_models(config: ml_collections.ConfigDict, sample_shape: Sequence[int], *,
-                 axis_name: str | None = None) -> ModelPair:
+                 axis_name: str | None = None,
+                 conditioning: tuple[str, int] = ("none", 0)) -> ModelPair:
   """Builds the (generator, discriminator) pair named by `config.name`.
 
   Args:
     config: the `model` block of the experiment config.
     sample_shape: shape of one data sample, e.g. (28, 28, 1) or (2,).
     axis_name: device axis for batch-norm statistics under data parallelism.
+    conditioning: (method, num_classes) of `config.conditioning`: the pair is
+      wrapped class-conditional (`gan_jax.conditioning`) unless the method is
+      "none"; spectral normalization then covers D's projection / class head.
 
   Raises:
     ValueError: for an unknown model name (listing valid names) or conv_impl,
@@ -188,4 +195,6 @@ def build_models(config: ml_collections.ConfigDict, sample_shape: Sequence[int],
   family = check_model_config(config)
   g, d = family.build(config[family.block], tuple(sample_shape), axis_name=axis_name,
                       convs=conv_lib.conv_modules(config.conv_impl))  # a bad name fails here
+  method, num_classes = conditioning
+  g, d = conditioning_lib.wrap_models(g, d, method=method, num_classes=num_classes)
   return g, (SpectralNormalized(d) if config.d_spectral_norm else d)

@@ -72,6 +72,9 @@ class DCGAN28Generator(nn.Module):
 class DCGAN28Discriminator(nn.Module):
   """images [B, 28, 28, C] -> logits [B].
 
+  With `with_features=True`: (logits [B], phi(x) [B, F]), the features the
+  last linear layer reads (`gan_jax.conditioning`'s projection and class head).
+
   Attributes:
     dropout_rate: dropout after each convolution (train mode only).
     conv: the convolution constructor (`gan_jax.conv.conv_modules`; flax's own by
@@ -81,11 +84,12 @@ class DCGAN28Discriminator(nn.Module):
   conv: Callable[..., nn.Module] = nn.Conv
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, *, train: bool, with_features: bool = False):
     for i, features in enumerate((64, 128)):
       x = self.conv(features, (5, 5), strides=(2, 2), padding="SAME", name=f"Conv_{i}")(x)
       x = leaky_relu(x)
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     self.sow("intermediates", "features", x)  # for feature matching
     x = x.reshape((x.shape[0], -1))
-    return nn.Dense(1)(x)[:, 0]
+    logits = nn.Dense(1)(x)[:, 0]
+    return (logits, x) if with_features else logits

@@ -124,6 +124,9 @@ class DCGANGenerator(nn.Module):
 class DCGANDiscriminator(nn.Module):
   """images [B, image_size, image_size, C] -> logits [B].
 
+  With `with_features=True`: (logits [B], phi(x) [B, F]), the features the
+  last linear layer reads (`gan_jax.conditioning`'s projection and class head).
+
   Attributes:
     image_size: input height and width, 4 * 2^k.
     nf: base width; the last (4x4) map has 8*nf channels.
@@ -139,7 +142,7 @@ class DCGANDiscriminator(nn.Module):
   axis_name: str | None = None
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, *, train: bool, with_features: bool = False):
     d_norm = check_d_norm(self.d_norm)
     if x.shape[1:3] != (self.image_size, self.image_size):
       raise ValueError(f"DCGAN discriminator built for {self.image_size}x{self.image_size} "
@@ -161,4 +164,5 @@ class DCGANDiscriminator(nn.Module):
       x = nn.leaky_relu(x, negative_slope=LEAKY_SLOPE)
     x = x.reshape((x.shape[0], -1))
     self.sow("intermediates", "features", x)  # for feature matching
-    return nn.Dense(1, use_bias=False, kernel_init=WEIGHT_INIT, name="Dense_0")(x)[:, 0]
+    logits = nn.Dense(1, use_bias=False, kernel_init=WEIGHT_INIT, name="Dense_0")(x)[:, 0]
+    return (logits, x) if with_features else logits

@@ -63,6 +63,9 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
   """samples [B, ...] -> logits [B].
 
+  With `with_features=True`: (logits [B], phi(x) [B, F]), the features the
+  last linear layer reads (`gan_jax.conditioning`'s projection and class head).
+
   Attributes:
     hidden: widths of the hidden layers.
     dropout_rate: dropout after each hidden layer (0 disables it).
@@ -79,7 +82,7 @@ class MLPDiscriminator(nn.Module):
   axis_name: str | None = None  # batch-norm statistics across devices
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, *, train: bool, with_features: bool = False):
     x = x.reshape((x.shape[0], -1))
     for width in self.hidden:
       x = nn.Dense(width)(x)
@@ -89,6 +92,8 @@ class MLPDiscriminator(nn.Module):
       if self.dropout_rate > 0:
         x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     self.sow("intermediates", "features", x)  # for feature matching
+    features = x
     if self.minibatch_kernels:
       x = MinibatchDiscrimination(self.minibatch_kernels, self.minibatch_kernel_dim)(x)
-    return nn.Dense(1)(x)[:, 0]
+    logits = nn.Dense(1)(x)[:, 0]
+    return (logits, features) if with_features else logits

@@ -132,6 +132,9 @@ class ResNetGenerator(nn.Module):
 class ResNetDiscriminator(nn.Module):
   """images [B, image_size, image_size, C] -> logits [B].
 
+  With `with_features=True`: (logits [B], phi(x) [B, F]), the features the
+  last linear layer reads (`gan_jax.conditioning`'s projection and class head).
+
   Attributes:
     image_size: input height and width, 4 * 2^k.
     nf: width at full resolution.
@@ -147,7 +150,7 @@ class ResNetDiscriminator(nn.Module):
   conv: Callable[..., nn.Module] = nn.Conv
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, *, train: bool, with_features: bool = False):
     del train  # No batch norm or dropout: examples are independent.
     if x.shape[1:3] != (self.image_size, self.image_size):
       raise ValueError(f"ResNet discriminator built for {self.image_size}x{self.image_size} "
@@ -161,4 +164,5 @@ class ResNetDiscriminator(nn.Module):
                       name=f"block_{level + 1}")(x)
     x = leaky_relu(x.reshape((x.shape[0], -1)))
     self.sow("intermediates", "features", x)  # for feature matching
-    return nn.Dense(1, name="fc")(x)[:, 0]
+    logits = nn.Dense(1, name="fc")(x)[:, 0]
+    return (logits, x) if with_features else logits

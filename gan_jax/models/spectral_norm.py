@@ -23,15 +23,16 @@ SPECTRAL_NORM = "spectral_norm"  # the name of its variables in `batch_stats`
 
 
 class SpectralNormalized(nn.Module):
-  """`inner` (a discriminator: x [B, ...] -> logits [B]) with spectrally
-  normalized weights; the calling convention is `inner`'s."""
+  """`inner` (a discriminator: x [B, ...] -> logits [B], or a conditional one:
+  (x, labels) -> (logits, class logits)) with spectrally normalized weights;
+  the calling convention is `inner`'s."""
   inner: nn.Module
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+  def __call__(self, *inputs: jax.Array, train: bool, **kwargs):
     update = train and self.is_mutable_collection("batch_stats")
     return nn.SpectralNorm(self.inner, collection_name="batch_stats", name=SPECTRAL_NORM)(
-        x, train=train, update_stats=update)
+        *inputs, train=train, update_stats=update, **kwargs)
 
 
 def without_spectral_norm(batch_stats: Mapping[str, Any]) -> dict:
