@@ -372,3 +372,47 @@ def test_sample_grids_are_evenly_spaced_and_end_with_the_last(tmp_path):
   assert steps(1) == [20000]  # the final samples, not the first
   assert steps(2) == [6666, 20000]
   assert steps(9) == [6666, 13332, 19998, 20000]
+
+
+def _with_class_metrics(run, *, accuracy, intra):
+  """`run` with per-seed eval/class_accuracy and eval/intra_fid rows (and floors)."""
+  for row in run.rows:
+    if "eval/fid" in row:
+      for key, values in (("eval/class_accuracy", accuracy), ("eval/intra_fid", intra)):
+        row.update({key: float(np.mean(values)),
+                    **{f"{key}/seed_{i}": v for i, v in enumerate(values)}})
+      row.update({"floor/class_accuracy": 0.9, "floor/intra_fid": 30.0})
+  return run
+
+
+def test_methods_section_tables_and_claims(tmp_path):
+  runs = {n: _section_run(tmp_path, n, score=5.0, wasserstein=False)
+          for n in ("dcgan", "dcgan_sn", "projection", "acgan")}
+  for row in runs["dcgan_sn"].rows:  # SN: FID 20 lower on every seed
+    for key in [k for k in row if k.startswith("eval/fid")]:
+      row[key] -= 20.0
+  _with_class_metrics(runs["projection"], accuracy=[0.80, 0.82, 0.84], intra=[50.0, 52, 54])
+  _with_class_metrics(runs["acgan"], accuracy=[0.3, 0.5, 0.7], intra=[80.0, 82, 84])
+  out = tmp_path / "out"
+  (out / "parallel_lines").mkdir(parents=True)
+  viz.save_image_grid(str(out / "parallel_lines" / "parallel_lines.png"), np.zeros((1, 8, 8, 1)))
+  opts = report.Options(out=str(out))
+  section = report_sections.methods_section(
+      opts, str(out / "methods"), {("mnist_5k", n): [r] for n, r in runs.items()})
+  claims = {c.split(" (")[0]: v for c, v, _ in section.claims}
+  assert claims == {
+      "Spectral normalization of D lowers DCGAN-28's final FID": lib.AGREES,
+      "projection: samples are of the requested class well above chance": lib.AGREES,
+      "acgan: samples are of the requested class well above chance": lib.INCONCLUSIVE,
+      "The projection discriminator has a lower intra-FID than AC-GAN": lib.AGREES}, claims
+  md = section.markdown
+  assert "| projection | 60 | 0.820 ± 0.020 | 52.0 ± 2.0 |" in md, md
+  assert "| real-vs-real floor | – | 0.900 ± 0.000 | 30.0 ± 0.0 |" in md
+  assert "](parallel_lines/parallel_lines.png)" in md
+  assert "CycleGAN translation grid: not made yet" in md
+  written = (out / "methods" / "methods.md").read_text()
+  assert "](../parallel_lines/parallel_lines.png)" in written and "](sn_curves_mnist_5k.png)" in (
+      written)
+  for png in ("sn_curves_mnist_5k.png", "sn_samples_mnist_5k.png",
+              "conditional_samples_mnist_5k.png"):
+    assert os.path.getsize(out / "methods" / png) > 1000, png

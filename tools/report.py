@@ -57,11 +57,11 @@ from absl import app, flags, logging  # pylint: disable=g-multiple-import
 import ml_collections
 
 from tools import report_lib, report_sections
-from experiments import seed000_table1, seed004_mlp, toy_modes
+from experiments import conditional, seed000_table1, seed004_mlp, toy_modes
 from tools.report_lib import Run
 from gan_jax import cli, config_checks, train, writers
 
-SECTIONS = ("dirac", "seed004", "seed000")
+SECTIONS = ("dirac", "seed004", "seed000", "methods")
 STATUS_FILE = "report_run.json"
 
 # Seconds per generator step and seed, per evaluation of 1,000 samples and seed,
@@ -74,8 +74,8 @@ STATUS_FILE = "report_run.json"
 # run per seed there.
 STEP_SECONDS = {"seed000/dcgan": 0.075, "seed000/wgan": 0.23, "seed000/wgan_gp": 0.29,
                 "seed004": 0.008, "seed004/wgan_wc": 0.03, "seed004/wgan_gp": 0.035,
-                "dirac": 0.01}
-EVAL_SECONDS = {"seed000": 6.0, "seed004": 3.0, "dirac": 0.3}
+                "dirac": 0.01, "methods": 0.075}
+EVAL_SECONDS = {"seed000": 6.0, "seed004": 3.0, "dirac": 0.3, "methods": 8.0}
 RUN_SECONDS = 20.0
 DIRAC_SECONDS = 45.0  # the Dirac-GAN dynamics lab
 
@@ -337,6 +337,21 @@ def modes_plan(opts: Options, folder: str) -> dict[tuple[str, str], list]:
                     eval_samples=0)
 
 
+def methods_plan(opts: Options, folder: str) -> dict[tuple[str, str], list]:
+  """{(dataset, variant): [(Run, config), ...]} of the methods section (issue 19)
+  on the first of `opts.datasets` (Fashion-MNIST; mnist_5k when smoke), at seed
+  000's budget: DCGAN-28 without and with a spectrally normalized D, the no-SN
+  cell being seed 000's own dcgan runs (the same config, so reused, not
+  retrained), and the class-conditional models (experiments/conditional.py)."""
+  dataset = opts.datasets[0]
+  grid = dict(steps=opts.seed000_steps, eval_points=opts.seed000_eval_points)
+  return {**_grid_plan(opts, os.path.join(opts.out, "seed000"), seed000_table1, (dataset,),
+                       ("dcgan",), **grid),
+          **_grid_plan(opts, folder, seed000_table1, (dataset,), seed000_table1.VARIANTS,
+                       **grid),
+          **_grid_plan(opts, folder, conditional, (dataset,), conditional.METHODS, **grid)}
+
+
 def seed004_plan(opts: Options, folder: str) -> dict[str, list]:
   """{algo: [(Run, config), ...]} of the seed 004 section (mnist_5k).
 
@@ -464,14 +479,16 @@ def write_readme(opts: Options, sections: list[report_sections.Section], *,
 
 PLANS = {"dirac": lambda opts: modes_plan(opts, os.path.join(opts.out, "dirac", "modes")),
          "seed004": lambda opts: seed004_plan(opts, os.path.join(opts.out, "seed004")),
-         "seed000": lambda opts: seed000_plan(opts, os.path.join(opts.out, "seed000"))}
+         "seed000": lambda opts: seed000_plan(opts, os.path.join(opts.out, "seed000")),
+         "methods": lambda opts: methods_plan(opts, os.path.join(opts.out, "methods"))}
 
 
 def build_section(opts: Options, name: str, plan: dict) -> report_sections.Section:
   """The tables, figures and claims of section `name` from its finished runs."""
   build = {"dirac": functools.partial(report_sections.dirac_section, log=log),
            "seed000": report_sections.seed000_section,
-           "seed004": report_sections.seed004_section}[name]
+           "seed004": report_sections.seed004_section,
+           "methods": report_sections.methods_section}[name]
   return build(opts, os.path.join(opts.out, name),
                {k: [r for r, _ in cell] for k, cell in plan.items()})
 

@@ -45,6 +45,8 @@ SEED_BUDGETS = {
     "seed000": "15,000 G steps per run, batch 50 (WGAN / WGAN-GP: 5 critic steps each)",
     "seed004": "150 epochs of MNIST per algorithm, batch 64",
     "dirac": "exact local analysis of the Dirac-GAN; the 2-D runs are this project's follow-up",
+    "methods": "– (issue 19's methods; the papers trained far longer, e.g. ImageNet for "
+               "projection and AC-GAN)",
 }
 
 
@@ -408,6 +410,152 @@ def dirac_section(opts, folder: str, cells: dict[tuple[str, str], list[Run]], *,
   md[modes_at:modes_at] = intro
   section.markdown = "\n".join(md)
   _write(folder, "dirac.md", section.markdown)
+  return section
+
+
+# --- methods (issue 19) ------------------------------------------------------------------------
+
+
+def _claim_pair(a: np.ndarray, b: np.ndarray, *, higher_is_better: bool,
+                names: tuple[str, str]) -> tuple[str, str]:
+  """Judges "A is better than B" by `lib.compare` (2 standard errors)."""
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  if np.isfinite(a).sum() < 2 or np.isfinite(b).sum() < 2:
+    return lib.INCONCLUSIVE, "fewer than 2 finished seeds"
+  text = f"{names[0]} {lib.fmt(a, digits=1)} vs {names[1]} {lib.fmt(b, digits=1)}"
+  verdict = lib.compare(a, b, higher_is_better=higher_is_better)
+  if verdict > 0:
+    return lib.AGREES, text + ", apart by more than 2 standard errors"
+  if verdict < 0:
+    return lib.DISAGREES, text + ", the other way by more than 2 standard errors"
+  return lib.INCONCLUSIVE, text + ", within 2 standard errors"
+
+
+def _claim_above(values: np.ndarray, level: float) -> tuple[str, str]:
+  """Judges "the values lie above `level`": the seed mean's lower 2-standard-
+  error bound above it agrees, the upper one below it disagrees."""
+  v = np.asarray(values, np.float64)
+  v = v[np.isfinite(v)]
+  if len(v) < 2:
+    return lib.INCONCLUSIVE, "fewer than 2 finished seeds"
+  se = v.std(ddof=1) / np.sqrt(len(v))
+  text = f"{lib.fmt(v, digits=3)} against {level:g}"
+  if v.mean() - 2 * se > level:
+    return lib.AGREES, text
+  if v.mean() + 2 * se < level:
+    return lib.DISAGREES, text
+  return lib.INCONCLUSIVE, text
+
+
+def methods_section(opts, folder: str, cells: dict[tuple[str, str], list[Run]]) -> Section:
+  """Issue 19's methods: SN vs no SN (DCGAN-28), the class-conditional models
+  (per-class grids, class accuracy, intra-FID), and links to the CycleGAN
+  translation grid and the parallel-lines figure, which their own programs make."""
+  os.makedirs(folder, exist_ok=True)
+  dataset = next(iter(cells))[0]
+  sn = {n: cells[(dataset, n)] for n in ("dcgan", "dcgan_sn") if (dataset, n) in cells}
+  cond = {n: runs for (_, n), runs in cells.items() if n not in sn}
+  section = Section("methods", "", runs=[("methods", r) for c in cells.values() for r in c],
+                    budget=budget_text(cells), seed_budget=SEED_BUDGETS["methods"])
+  md = ["## Methods beyond the seeds (issue 19)", "",
+        f"On {dataset}, with seed 000's DCGAN settings (DCGAN-28, non-saturating loss, batch "
+        "50, Adam 2e-4 b1 0.5) and budget; in-domain metrics of the final evaluation, mean ± "
+        "std over seeds, the real-vs-real floor beside them."]
+  # Spectral normalization.
+  rows = []
+  for name, runs in sn.items():
+    rows.append([name, str(runs[0].num_steps),
+                 lib.fmt(lib.final_values(runs, "eval/fid"), digits=1),
+                 best_text(runs, "eval/fid"), lib.fmt(lib.final_values(runs, "eval/score")),
+                 lib.fmt(lib.final_values(runs, "eval/precision"), digits=3),
+                 lib.fmt(lib.final_values(runs, "eval/recall"), digits=3), _seconds(runs),
+                 lib.status_text(runs)])
+  floor = floor_cells(list(sn.values()))
+  rows.append(["real-vs-real floor", "–", floor[1], "–", floor[0], floor[2], floor[3], "–", "–"])
+  curves, samples = f"sn_curves_{dataset}.png", f"sn_samples_{dataset}.png"
+  figures.plot_cell_curves(os.path.join(folder, curves), sn,
+                           panels=(("eval/fid", "FID"), ("eval/score", "classifier score")),
+                           title=f"DCGAN-28 with and without spectral norm, {dataset}")
+  has_samples = figures.plot_sample_montage(
+      os.path.join(folder, samples),
+      {n: figures.sample_grids(runs[0].workdir, max_grids=1) for n, runs in sn.items()},
+      title=f"final samples of seed {next(iter(sn.values()))[0].seeds[0]}")
+  md += ["", "### Spectral normalization of D (Miyato et al. 2018)", "",
+         "`dcgan` is seed 000's own run (reused); `dcgan_sn` the same config with "
+         "`model.d_spectral_norm=True` (one power iteration per D call, u in the state).", "",
+         lib.markdown_table(["D", "G steps", "final FID", "best FID (step)", "final score",
+                             "final precision", "final recall", "wall s (all seeds)",
+                             "status"], rows),
+         f"![curves]({_link(folder, curves)})"
+         + (f" ![samples]({_link(folder, samples)})" if has_samples else "")]
+  if set(sn) == {"dcgan", "dcgan_sn"}:
+    section.claims.append((
+        f"Spectral normalization of D lowers DCGAN-28's final FID ({dataset})",
+        *_claim_pair(lib.final_values(sn["dcgan_sn"], "eval/fid"),
+                     lib.final_values(sn["dcgan"], "eval/fid"), higher_is_better=False,
+                     names=("SN", "no SN"))))
+  # Class-conditional models.
+  if cond:
+    rows, accuracy, intra = [], {}, {}
+    for name, runs in cond.items():
+      accuracy[name] = lib.final_values(runs, "eval/class_accuracy")
+      intra[name] = lib.final_values(runs, "eval/intra_fid")
+      rows.append([name, str(runs[0].num_steps), lib.fmt(accuracy[name], digits=3),
+                   lib.fmt(intra[name], digits=1),
+                   lib.fmt(lib.final_values(runs, "eval/fid"), digits=1),
+                   lib.fmt(lib.final_values(runs, "eval/score")),
+                   lib.fmt(lib.final_values(runs, "eval/recall"), digits=3), _seconds(runs),
+                   lib.status_text(runs)])
+    runs_all = list(cond.values())
+    rows.append(["real-vs-real floor", "–",
+                 lib.fmt(floor_values(runs_all, "class_accuracy"), digits=3),
+                 lib.fmt(floor_values(runs_all, "intra_fid"), digits=1),
+                 lib.fmt(floor_values(runs_all, "fid"), digits=1),
+                 lib.fmt(floor_values(runs_all, "score")),
+                 lib.fmt(floor_values(runs_all, "recall"), digits=3), "–", "–"])
+    grids = f"conditional_samples_{dataset}.png"
+    has_grids = figures.plot_sample_montage(
+        os.path.join(folder, grids),
+        {n: figures.sample_grids(runs[0].workdir, max_grids=1) for n, runs in cond.items()},
+        title="final samples of seed 0: row r asks for class r", grid_inches=4.5)
+    md += ["", "### Class-conditional GANs", "",
+           "G gets the one-hot class appended to z; D is the projection discriminator (Miyato "
+           "& Koyama 2018) or AC-GAN's (Odena et al. 2017; class loss weight 1). The fakes of "
+           "each update ask for the classes of its real batch. Class accuracy: the in-domain "
+           "classifier's accuracy on the requested class of samples asking for each class "
+           "equally often (chance 0.1; its floor is the classifier's accuracy on real test "
+           "images). Intra-FID: the mean over the 10 classes of the FID between the samples "
+           "and the real images of one class, about a tenth of the evaluation's samples per "
+           "side (so above the all-class FID even for real data: see the floor).", "",
+           lib.markdown_table(["D", "G steps", "class accuracy", "intra-FID", "FID", "score",
+                               "recall", "wall s (all seeds)", "status"], rows)]
+    if has_grids:
+      md.append(f"![per-class samples]({_link(folder, grids)})")
+    for name in cond:
+      section.claims.append((f"{name}: samples are of the requested class well above chance "
+                             f"(class accuracy > 0.5, {dataset})",
+                             *_claim_above(accuracy[name], 0.5)))
+    if {"projection", "acgan"} <= set(cond):
+      section.claims.append((
+          f"The projection discriminator has a lower intra-FID than AC-GAN ({dataset})",
+          *_claim_pair(intra["projection"], intra["acgan"], higher_is_better=False,
+                       names=("projection", "AC-GAN"))))
+  # What other programs made.
+  md += ["", "### Made by their own programs", ""]
+  for title, path, command in (
+      ("CycleGAN translation grid", "cyclegan/translation_grid.png",
+       "python -m gan_jax.cyclegan.launch --config=experiments/cyclegan_fashion_mnist.py "
+       "--workdir=workdirs/cyclegan; see results/cyclegan/README.md"),
+      ("The WGAN paper's parallel lines", "parallel_lines/parallel_lines.png",
+       "python -m gan_jax.dynamics.lab --config=experiments/dirac_gan.py:parallel_lines "
+       "--workdir=results/parallel_lines; see results/parallel_lines/README.md")):
+    if os.path.exists(os.path.join(opts.out, path)):
+      md.append(f"- {title} (`{command}`):\n\n  ![{title}]({path})\n")
+    else:
+      md.append(f"- {title}: not made yet (`{command}`)")
+  section.markdown = "\n".join(md)
+  _write(folder, "methods.md", section.markdown.replace("](cyclegan/", "](../cyclegan/")
+         .replace("](parallel_lines/", "](../parallel_lines/"))
   return section
 
 
