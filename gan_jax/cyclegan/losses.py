@@ -41,6 +41,18 @@ def _per_example_mean(x: Array) -> Array:
   return x.reshape((x.shape[0], -1)).mean(axis=1)
 
 
+def _two_domain_l1(*, real_a: Array, out_a: Array, real_b: Array, out_b: Array,
+                   names: tuple[str, str]) -> Array:
+  """mean_i |out_a - real_a| + mean_i |out_b - real_b|, [B]; the shapes checked
+  (each output as its input, one batch size), the outputs called `names`."""
+  _check_same_shape(real_a=real_a, **{names[0]: out_a})
+  _check_same_shape(real_b=real_b, **{names[1]: out_b})
+  if real_a.shape[0] != real_b.shape[0]:
+    raise ValueError(f"batch sizes differ: A {real_a.shape[0]}, B {real_b.shape[0]}")
+  return (_per_example_mean(jnp.abs(out_a - real_a))
+          + _per_example_mean(jnp.abs(out_b - real_b)))
+
+
 def lsgan_d_loss(*, real_logits: Array, fake_logits: Array) -> Array:
   """Least-squares D loss 1/2 (mean_p (D(real) - 1)^2 + mean_p D(fake)^2).
 
@@ -88,12 +100,8 @@ def cycle_loss(*, real_a: Array, cycled_a: Array, real_b: Array, cycled_b: Array
     ValueError: a reconstruction's shape differs from its input's, or the
       batch sizes differ.
   """
-  _check_same_shape(real_a=real_a, cycled_a=cycled_a)
-  _check_same_shape(real_b=real_b, cycled_b=cycled_b)
-  if real_a.shape[0] != real_b.shape[0]:
-    raise ValueError(f"batch sizes differ: A {real_a.shape[0]}, B {real_b.shape[0]}")
-  return (_per_example_mean(jnp.abs(cycled_a - real_a))
-          + _per_example_mean(jnp.abs(cycled_b - real_b)))
+  return _two_domain_l1(real_a=real_a, out_a=cycled_a, real_b=real_b, out_b=cycled_b,
+                        names=("cycled_a", "cycled_b"))
 
 
 def identity_loss(*, real_a: Array, same_a: Array, real_b: Array, same_b: Array) -> Array:
@@ -112,9 +120,5 @@ def identity_loss(*, real_a: Array, same_a: Array, real_b: Array, same_b: Array)
   Raises:
     ValueError: as `cycle_loss`.
   """
-  _check_same_shape(real_a=real_a, same_a=same_a)
-  _check_same_shape(real_b=real_b, same_b=same_b)
-  if real_a.shape[0] != real_b.shape[0]:
-    raise ValueError(f"batch sizes differ: A {real_a.shape[0]}, B {real_b.shape[0]}")
-  return (_per_example_mean(jnp.abs(same_a - real_a))
-          + _per_example_mean(jnp.abs(same_b - real_b)))
+  return _two_domain_l1(real_a=real_a, out_a=same_a, real_b=real_b, out_b=same_b,
+                        names=("same_a", "same_b"))
