@@ -387,10 +387,15 @@ def _with_class_metrics(run, *, accuracy, intra):
 
 def test_methods_section_tables_and_claims(tmp_path):
   runs = {n: _section_run(tmp_path, n, score=5.0, wasserstein=False)
-          for n in ("dcgan", "dcgan_sn", "projection", "acgan")}
-  for row in runs["dcgan_sn"].rows:  # SN: FID 20 lower on every seed
-    for key in [k for k in row if k.startswith("eval/fid")]:
-      row[key] -= 20.0
+          for n in ("dcgan", "dcgan_sn", "projection", "acgan", "dcgan_long", "dcgan_sn_long")}
+  for name in ("dcgan_long", "dcgan_sn_long"):  # three times the steps
+    runs[name].num_steps = 180
+    for row in runs[name].rows:
+      row["step"] *= 3
+  for name, shift in (("dcgan_sn", -20.0), ("dcgan_sn_long", 20.0)):  # SN better, then worse
+    for row in runs[name].rows:
+      for key in [k for k in row if k.startswith("eval/fid")]:
+        row[key] += shift
   _with_class_metrics(runs["projection"], accuracy=[0.80, 0.82, 0.84], intra=[50.0, 52, 54])
   _with_class_metrics(runs["acgan"], accuracy=[0.3, 0.5, 0.7], intra=[80.0, 82, 84])
   out = tmp_path / "out"
@@ -399,14 +404,18 @@ def test_methods_section_tables_and_claims(tmp_path):
   opts = report.Options(out=str(out))
   section = report_sections.methods_section(
       opts, str(out / "methods"), {("mnist_5k", n): [r] for n, r in runs.items()})
-  claims = {c.split(" (")[0]: v for c, v, _ in section.claims}
+  claims = {c.split(" (")[0] + c[c.index(", ") + 2 if "G steps" in c else len(c):]: v
+            for c, v, _ in section.claims}
   assert claims == {
-      "Spectral normalization of D lowers DCGAN-28's final FID": lib.AGREES,
+      "Spectral normalization of D lowers DCGAN-28's final FID60 G steps)": lib.AGREES,
+      "Spectral normalization of D lowers DCGAN-28's final FID180 G steps)": lib.DISAGREES,
       "projection: samples are of the requested class well above chance": lib.AGREES,
       "acgan: samples are of the requested class well above chance": lib.INCONCLUSIVE,
       "The projection discriminator has a lower intra-FID than AC-GAN": lib.AGREES}, claims
   md = section.markdown
   assert "| projection | 60 | 0.820 ± 0.020 | 52.0 ± 2.0 |" in md, md
+  assert "| dcgan_sn_long | 180 | 3 | 31.0 ± 1.0 |" in md and "| acgan | 60 |" in md
+  assert "| dcgan_long | 60 |" not in md  # the long cells are SN rows, not conditional ones
   assert "| real-vs-real floor | – | 0.900 ± 0.000 | 30.0 ± 0.0 |" in md
   assert "](parallel_lines/parallel_lines.png)" in md
   assert "CycleGAN translation grid: not made yet" in md

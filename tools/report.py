@@ -337,6 +337,9 @@ def modes_plan(opts: Options, folder: str) -> dict[tuple[str, str], list]:
                     eval_samples=0)
 
 
+SN_LONG_FACTOR, SN_LONG_SEEDS, LONG_SUFFIX = 3, 2, "_long"
+
+
 def methods_plan(opts: Options, folder: str) -> dict[tuple[str, str], list]:
   """{(dataset, variant): [(Run, config), ...]} of the methods section (issue 19)
   on the first of `opts.datasets` (Fashion-MNIST; mnist_5k when smoke), at seed
@@ -345,11 +348,23 @@ def methods_plan(opts: Options, folder: str) -> dict[tuple[str, str], list]:
   retrained), and the class-conditional models (experiments/conditional.py)."""
   dataset = opts.datasets[0]
   grid = dict(steps=opts.seed000_steps, eval_points=opts.seed000_eval_points)
-  return {**_grid_plan(opts, os.path.join(opts.out, "seed000"), seed000_table1, (dataset,),
+  plan = {**_grid_plan(opts, os.path.join(opts.out, "seed000"), seed000_table1, (dataset,),
                        ("dcgan",), **grid),
           **_grid_plan(opts, folder, seed000_table1, (dataset,), seed000_table1.VARIANTS,
                        **grid),
           **_grid_plan(opts, folder, conditional, (dataset,), conditional.METHODS, **grid)}
+  # The SN pair again at SN_LONG_FACTOR times the budget, with fewer seeds: whether
+  # the ordering at one budget holds at a longer one.
+  long_opts = dataclasses.replace(opts, seeds=min(opts.seeds, SN_LONG_SEEDS))
+  for name in ("dcgan", "dcgan_sn"):
+    arg = f"{name},{dataset}" + (",runlocal" if opts.smoke else "")
+    plan[(dataset, f"{name}{LONG_SUFFIX}")] = cell_runs(
+        lambda s, arg=arg: seed000_table1.get_config(arg),
+        workdir=os.path.join(folder, "runs_long", dataset, name),
+        name=f"{dataset}/{name}{LONG_SUFFIX}",
+        num_steps=SN_LONG_FACTOR * steps_for(opts.seed000_steps, name),
+        eval_points=opts.seed000_eval_points, opts=long_opts, vmap=opts.vmap_seeds)
+  return plan
 
 
 def seed004_plan(opts: Options, folder: str) -> dict[str, list]:

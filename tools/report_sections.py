@@ -453,7 +453,8 @@ def methods_section(opts, folder: str, cells: dict[tuple[str, str], list[Run]]) 
   translation grid and the parallel-lines figure, which their own programs make."""
   os.makedirs(folder, exist_ok=True)
   dataset = next(iter(cells))[0]
-  sn = {n: cells[(dataset, n)] for n in ("dcgan", "dcgan_sn") if (dataset, n) in cells}
+  sn_names = [f"{n}{suffix}" for suffix in ("", "_long") for n in ("dcgan", "dcgan_sn")]
+  sn = {n: cells[(dataset, n)] for n in sn_names if (dataset, n) in cells}
   cond = {n: runs for (_, n), runs in cells.items() if n not in sn}
   section = Section("methods", "", runs=[("methods", r) for c in cells.values() for r in c],
                     budget=budget_text(cells), seed_budget=SEED_BUDGETS["methods"])
@@ -461,17 +462,18 @@ def methods_section(opts, folder: str, cells: dict[tuple[str, str], list[Run]]) 
         f"On {dataset}, with seed 000's DCGAN settings (DCGAN-28, non-saturating loss, batch "
         "50, Adam 2e-4 b1 0.5) and budget; in-domain metrics of the final evaluation, mean ± "
         "std over seeds, the real-vs-real floor beside them."]
-  # Spectral normalization.
+  # Spectral normalization, at seed 000's budget and (`_long`) at a longer one.
   rows = []
   for name, runs in sn.items():
-    rows.append([name, str(runs[0].num_steps),
+    rows.append([name, str(runs[0].num_steps), str(sum(len(r.seeds) for r in runs)),
                  lib.fmt(lib.final_values(runs, "eval/fid"), digits=1),
                  best_text(runs, "eval/fid"), lib.fmt(lib.final_values(runs, "eval/score")),
                  lib.fmt(lib.final_values(runs, "eval/precision"), digits=3),
                  lib.fmt(lib.final_values(runs, "eval/recall"), digits=3), _seconds(runs),
                  lib.status_text(runs)])
   floor = floor_cells(list(sn.values()))
-  rows.append(["real-vs-real floor", "–", floor[1], "–", floor[0], floor[2], floor[3], "–", "–"])
+  rows.append(["real-vs-real floor", "–", "–", floor[1], "–", floor[0], floor[2], floor[3], "–",
+               "–"])
   curves, samples = f"sn_curves_{dataset}.png", f"sn_samples_{dataset}.png"
   figures.plot_cell_curves(os.path.join(folder, curves), sn,
                            panels=(("eval/fid", "FID"), ("eval/score", "classifier score")),
@@ -482,18 +484,22 @@ def methods_section(opts, folder: str, cells: dict[tuple[str, str], list[Run]]) 
       title=f"final samples of seed {next(iter(sn.values()))[0].seeds[0]}")
   md += ["", "### Spectral normalization of D (Miyato et al. 2018)", "",
          "`dcgan` is seed 000's own run (reused); `dcgan_sn` the same config with "
-         "`model.d_spectral_norm=True` (one power iteration per D call, u in the state).", "",
-         lib.markdown_table(["D", "G steps", "final FID", "best FID (step)", "final score",
-                             "final precision", "final recall", "wall s (all seeds)",
-                             "status"], rows),
+         "`model.d_spectral_norm=True` (one power iteration per D call, u in the state); "
+         "`_long`: the same pair trained longer, with fewer seeds.", "",
+         lib.markdown_table(["D", "G steps", "seeds", "final FID", "best FID (step)",
+                             "final score", "final precision", "final recall",
+                             "wall s (all seeds)", "status"], rows),
          f"![curves]({_link(folder, curves)})"
          + (f" ![samples]({_link(folder, samples)})" if has_samples else "")]
-  if set(sn) == {"dcgan", "dcgan_sn"}:
-    section.claims.append((
-        f"Spectral normalization of D lowers DCGAN-28's final FID ({dataset})",
-        *_claim_pair(lib.final_values(sn["dcgan_sn"], "eval/fid"),
-                     lib.final_values(sn["dcgan"], "eval/fid"), higher_is_better=False,
-                     names=("SN", "no SN"))))
+  for suffix in ("", "_long"):
+    plain, normalized = f"dcgan{suffix}", f"dcgan_sn{suffix}"
+    if plain in sn and normalized in sn:
+      section.claims.append((
+          f"Spectral normalization of D lowers DCGAN-28's final FID ({dataset}, "
+          f"{sn[plain][0].num_steps:,} G steps)",
+          *_claim_pair(lib.final_values(sn[normalized], "eval/fid"),
+                       lib.final_values(sn[plain], "eval/fid"), higher_is_better=False,
+                       names=("SN", "no SN"))))
   # Class-conditional models.
   if cond:
     rows, accuracy, intra = [], {}, {}
