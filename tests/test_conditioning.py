@@ -194,3 +194,21 @@ def test_class_metrics_are_per_class_fids_and_the_requested_class_accuracy():
     evaluation.class_metrics(real_features=real, real_labels=np.minimum(real_labels, 1),
                              fake_features=fake, fake_labels=fake_labels, fake_probs=None,
                              num_classes=3)
+
+
+def test_conditional_run_resumes_bit_exactly_and_writes_a_grid_per_class(tmp_path):
+  from gan_jax import train  # pylint: disable=g-import-not-at-top
+  config = _small("acgan")
+  config.train.update(num_steps=4, log_every=2, sample_every=2, checkpoint_every=2,
+                      num_grid_samples=20, progress_bar=False)
+  config.eval.every_steps = 0
+  straight = train.train_and_evaluate(config, str(tmp_path / "straight"))
+  half = config.copy_and_resolve_references()
+  half.train.num_steps = 2
+  train.train_and_evaluate(half, str(tmp_path / "resumed"))
+  resumed = train.train_and_evaluate(config, str(tmp_path / "resumed"))
+  assert int(resumed.step) == 4
+  for a, b in zip(jax.tree.leaves((straight.g_params, straight.d_params)),
+                  jax.tree.leaves((resumed.g_params, resumed.d_params))):
+    np.testing.assert_array_equal(a, b)
+  assert (tmp_path / "resumed" / "samples" / "step_0000004.png").exists()
