@@ -1,7 +1,9 @@
 """The train step: k critic updates, then one generator update.
 
 `make_train_step(config)` returns a pure `(state, batch) -> (state, metrics)`
-with batch float32 [k, B, *sample_shape] (one real batch per critic update):
+with batch float32 [k, B, *sample_shape] (one real batch per critic update;
+for a class-conditional GAN the pair (that, int labels [k, B]): each update's
+G and D then take the labels of its real batch, `gan_jax.conditioning`):
 `train_step` bound to a `StepSpec`, the frozen, validated part of the config
 the step reads. `d_update`, `g_update` and `train_step` are top-level pure
 functions of (spec, state, ...) and can be called on their own.
