@@ -86,6 +86,17 @@ CONDITIONINGS.register("acgan", Conditioning(projection=False, classifier=True,
                                               g_class_loss=acgan_g_class_loss))
 
 
+def num_classes(block) -> int:
+  """The classes a run's G and D take: `block.num_classes` of the
+  `config.conditioning` block, or 0 for an unconditional run ("none")."""
+  return 0 if block.method == "none" else block.num_classes
+
+
+def module_inputs(x: jax.Array, labels: jax.Array | None) -> tuple[jax.Array, ...]:
+  """The positional inputs of a G or D: (x,), or (x, labels) when conditional."""
+  return (x,) if labels is None else (x, labels)
+
+
 def get_conditioning(name: str) -> Conditioning:
   """The registered method `name`; ValueError listing the valid ones otherwise."""
   return CONDITIONINGS.get(name)

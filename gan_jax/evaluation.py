@@ -143,8 +143,7 @@ class Evaluator:
     self.floor: dict[str, float] = {}
     self._generate = jax.jit(lambda state, z: state.generate(z))
     self._generate_class = jax.jit(lambda state, z, y: state.generate(z, y))
-    cond = config.conditioning
-    self.num_classes = 0 if cond.method == "none" else cond.num_classes
+    self.num_classes = conditioning.num_classes(config.conditioning)
     self.labels = conditioning.balanced_labels(ec.num_samples, max(self.num_classes, 1))
     if dataset.is_toy:
       self.extract = None

@@ -30,6 +30,7 @@ import ml_collections
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from gan_jax import conditioning
 from gan_jax import steps
 from gan_jax.data import Dataset
 from gan_jax.state import GANState, create_state
@@ -91,7 +92,7 @@ class StepRunner:
     self.config, self.dataset = config, dataset
     self.backend = pc.backend
     self.num_seeds = config.num_seeds
-    self.conditional = config.conditioning.method != "none"
+    self.conditional = conditioning.num_classes(config.conditioning) > 0
     devices = jax.devices()
     if self.backend == "none":
       devices = devices[:1]

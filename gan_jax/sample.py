@@ -78,8 +78,8 @@ def sample_labels(config: ml_collections.ConfigDict, num: int, *, label: int = -
     ValueError: `label` outside the run's classes, or given for an
       unconditional run.
   """
-  num_classes = config.conditioning.num_classes
-  if config.conditioning.method == "none":
+  num_classes = conditioning.num_classes(config.conditioning)
+  if not num_classes:
     if label >= 0:
       raise ValueError("--label needs a class-conditional run; this one is unconditional")
     return None

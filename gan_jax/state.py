@@ -80,7 +80,7 @@ class GANState(flax.struct.PyTreeNode):
     if self.conditional != (labels is not None):
       raise ValueError("this generator is class-conditional: pass labels" if self.conditional
                        else "this generator is not class-conditional: pass no labels")
-    inputs = (z,) if labels is None else (z, labels)
+    inputs = conditioning.module_inputs(z, labels)
     params = self.g_params if self.ema_params is None else self.ema_params
     variables = {"params": params, **_stats(self.g_batch_stats)}
     if use_running_average or not self.g_batch_stats:
@@ -123,12 +123,14 @@ def create_state(config: ml_collections.ConfigDict, *, sample_shape: tuple[int, 
       conditioning=(cond.method, cond.num_classes))
   rng = jax.random.PRNGKey(config.seed if seed is None else seed)
   k_g, k_d, k_drop, rng = jax.random.split(rng, 4)
-  labels = () if cond.method == "none" else (jnp.zeros((2,), jnp.int32),)
+  labels = jnp.zeros((2,), jnp.int32) if conditioning.num_classes(cond) else None
   z = jnp.zeros((2, config.model.latent_dim), jnp.float32)
   # Jitted: eager init runs op by op and takes seconds for the conv nets.
-  g_vars = jax.jit(lambda key: generator.init(key, z, *labels, train=False))(k_g)
+  g_vars = jax.jit(lambda key: generator.init(
+      key, *conditioning.module_inputs(z, labels), train=False))(k_g)
   x = jnp.zeros((2, *sample_shape), jnp.float32)
-  d_vars = jax.jit(lambda keys: discriminator.init(keys, x, *labels, train=False))(
+  d_vars = jax.jit(lambda keys: discriminator.init(
+      keys, *conditioning.module_inputs(x, labels), train=False))(
       {"params": k_d, "dropout": k_drop})
   g_tx = optimizers.make_optimizer(config.optimizer_g)
   d_tx = optimizers.make_optimizer(config.optimizer_d, weight_clip=config.weight_clip)

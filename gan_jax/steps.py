@@ -75,8 +75,8 @@ def _apply(module, params, batch_stats, x, *, labels=None, rng=None, features=Fa
   """
   mutable = (["batch_stats"] if batch_stats else []) + (["intermediates"] if features else [])
   rngs = {"dropout": rng} if rng is not None else {}
-  inputs = (x,) if labels is None else (x, labels)
-  out = module.apply(_variables(params, batch_stats), *inputs, train=True, rngs=rngs,
+  out = module.apply(_variables(params, batch_stats), *conditioning.module_inputs(x, labels),
+                     train=True, rngs=rngs,
                      mutable=mutable or False)
   if not mutable:
     return out, batch_stats
@@ -121,7 +121,7 @@ def _check_config(config: ml_collections.ConfigDict) -> None:
   if config.model.mlp.minibatch_kernels and config.penalty.name != "none":
     raise ValueError(f"penalty {config.penalty.name!r} needs per-example input gradients, but "
                      "minibatch discrimination mixes the examples of a batch; drop one")
-  if config.conditioning.method != "none":
+  if conditioning.num_classes(config.conditioning):
     conditioning.get_conditioning(config.conditioning.method)  # an unknown name fails here
     unsupported = [name for name, on in (
         ("tricks.unrolled_steps", t.unrolled_steps), ("tricks.fake_pool_size", t.fake_pool_size),
@@ -257,7 +257,7 @@ class StepSpec:
         d_lookaheads=on["d_lookahead"], d_fakes=on["d_fakes"],
         logged=tuple(x for kind in tricks.KINDS for x in on[kind] if x.metrics),
         conditioning=conditioning.get_conditioning(config.conditioning.method),
-        conditional=config.conditioning.method != "none",
+        conditional=conditioning.num_classes(config.conditioning) > 0,
         class_loss_weight=config.conditioning.class_loss_weight, axis_name=axis_name)
 
 
@@ -488,7 +488,7 @@ def d_update(spec: StepSpec, state: GANState, real: jax.Array, key: jax.Array,
 
       def d_fn(x):  # spectral norm's u as the real pass had it: the same D(x)
         out = state.discriminator.apply(_variables(d_params, state.d_batch_stats),
-                                        *((x,) if labels is None else (x, labels)),
+                                        *conditioning.module_inputs(x, labels),
                                         train=True, rngs={"dropout": k_drop_real})
         return out if labels is None else out[0]  # a conditional D's (logits, class logits)
       pen = spec.penalty_fn(d_fn=d_fn, x_real=real, x_fake=fakes,

@@ -71,9 +71,10 @@ def fixed_latents(config: ml_collections.ConfigDict) -> jax.Array:
 def fixed_labels(config: ml_collections.ConfigDict) -> np.ndarray | None:
   """The classes of the grid's samples (a class-conditional GAN: contiguous
   equal blocks, so 100 samples of 10 classes give one class per row), else None."""
-  if config.conditioning.method == "none":
+  num_classes = conditioning.num_classes(config.conditioning)
+  if not num_classes:
     return None
-  return conditioning.grid_labels(config.train.num_grid_samples, config.conditioning.num_classes)
+  return conditioning.grid_labels(config.train.num_grid_samples, num_classes)
 
 
 def write_samples(state: GANState, latents: jax.Array, workdir: str, step: int, *,
