@@ -1,7 +1,9 @@
-"""The ResNet of Mescheder et al. (2018) on CelebA 64x64 with R1 (gamma 10).
+"""The ResNet of Mescheder et al. (2018) on CelebA 64x64 with R1 (gamma 20).
 
 As in GAN_stability's defaults: the non-saturating ("standard") loss, R1 on
-real data with gamma = 10 (the step adds gamma/2 * ||grad_x D(x_real)||^2),
+real data with their reg_param 10, which is gamma = 20 here (GAN_stability
+adds reg_param * ||grad_x D(x_real)||^2, the step gamma/2 times the same;
+tests/test_reg_param.py runs both on one D),
 RMSprop(1e-4, alpha 0.99, eps 1e-8) for both networks, batch 64, one D step
 per G step, latent size 256, nf = 64 capped at nf_max = 512, residual branches
 scaled by 0.1. CelebA comes from the stock tfds builder (center crop 140x140,
@@ -32,7 +34,7 @@ def get_config(arg: str | None = None):
   config.model.resnet.res_ratio = 0.1
   config.objective = "non_saturating"
   config.num_critic_steps = 1
-  config.penalty.update(name="r1", weight=10.0)
+  config.penalty.update(name="r1", weight=20.0)  # gamma; GAN_stability's reg_param 10
   config.tricks.ema_decay = 0.999
   for opt in (config.optimizer_g, config.optimizer_d):
     opt.update(name="rmsprop", learning_rate=1e-4, decay=0.99, eps=1e-8)
