@@ -23,18 +23,24 @@ from gan_jax.errors import ConfigError
 @dataclasses.dataclass(frozen=True)
 class Rule:
   """A field's type and closed / open bounds (None: unbounded); for strings,
-  the allowed values (None: any string)."""
+  the allowed values (None: any string), or with a `separator` the values each
+  entry of a `separator`-separated list may take ('' is the empty list)."""
   kind: type
   low: float | None = None
   high: float | None = None
   high_open: bool = False
   low_open: bool = False
   choices: tuple[str, ...] | None = None
+  separator: str | None = None
 
   def describe(self) -> str:
     if self.kind is bool:
       return "True or False"
     if self.kind is str:
+      if self.separator is not None:
+        sep = "comma" if self.separator == "," else repr(self.separator)
+        return (f"a {sep}-separated list of "
+                + ", ".join(repr(c) for c in self.choices) + " ('' for none)")
       return ("one of " + ", ".join(repr(c) for c in self.choices) if self.choices
               else "a string")
     what = "an integer" if self.kind is int else "a finite number"
@@ -49,7 +55,12 @@ class Rule:
     if self.kind is bool:
       return isinstance(value, bool)
     if self.kind is str:
-      return isinstance(value, str) and (self.choices is None or value in self.choices)
+      if not isinstance(value, str):
+        return False
+      if self.separator is not None:
+        return value == "" or all(v.strip() in self.choices
+                                  for v in value.split(self.separator))
+      return self.choices is None or value in self.choices
     if isinstance(value, bool) or not isinstance(value, (int, float)):
       return False
     if self.kind is int and not isinstance(value, int):
@@ -73,6 +84,8 @@ def _float(low: float | None = 0.0, high: float | None = None, *, high_open: boo
 _BOOL = Rule(bool)
 _STR = Rule(str)
 _FRACTION = _float(0.0, 1.0, high_open=True)  # [0, 1)
+# The names of gan_jax.augment.POLICIES (kept here, where no module imports jax).
+DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")
 
 OPTIMIZER_RULES = {
     "learning_rate": _float(0.0, low_open=True),
@@ -103,6 +116,8 @@ RULES: dict[str, Rule] = {
     "tricks.historical_averaging": _float(), "tricks.unrolled_steps": _int(),
     "tricks.consensus": _float(), "tricks.ema_decay": _FRACTION, "tricks.ema_start": _int(),
     "tricks.fake_pool_size": _int(), "tricks.fake_pool_share": _float(0.0, 1.0),
+    "tricks.diffaugment": Rule(str, choices=DIFFAUGMENT_POLICIES, separator=","),
+    "tricks.diffaugment_strength": _float(),
     "conditioning.num_classes": _int(2), "conditioning.class_loss_weight": _float(),
     "warm_start.step": _int(),
     "eval.every_steps": _int(), "eval.num_samples": _int(10), "eval.batch_size": _int(1),

@@ -24,6 +24,12 @@ A trick may also log: `metrics(step, *, tricks) -> {name: []}`, added to the
 step's metrics. `enabled(tricks, kind)` lists the switched-on tricks of a kind
 in registration order; the step runs them in that order. The registered ones:
 
+  DiffAugment            random translation / cutout / colour, drawn per image,
+                         on every image D sees (real and fake, in both
+                         updates), differentiable, so G learns through them
+                         (Zhao et al. 2020; `gan_jax.augment`). Registered
+                         before instance noise: with both, the noise is added
+                         to the augmented image.
   instance noise         N(0, s_t^2) added to every input D sees (real and
                          fake, in both updates), s_t annealed linearly to 0.
   feature matching       G minimises ||E f(x) - E f(G(z))||^2 over D's
@@ -54,6 +60,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gan_jax import augment
 from gan_jax.registry import Registry
 
 Array = jax.Array
@@ -204,6 +211,16 @@ def enabled(tricks: Mapping[str, Any], kind: str) -> tuple[Trick, ...]:
     if tricks[trick.config_field]:
       out.append(trick)
   return tuple(out)
+
+
+@register("diffaugment", kind="input_transform", config_field="diffaugment")
+def diffaugment_input(x: Array, *, key: Array, step: Array, tricks: Mapping[str, Any],
+                      normal: Callable[[Array, tuple[int, ...]], Array]) -> Array:
+  """DiffAugment's policies `diffaugment` (comma-separated) at `diffaugment_strength`
+  on images x [B, H, W, C], each image with its own draws from `key`."""
+  del step
+  return augment.diffaugment(x, policies=augment.parse_policies(tricks["diffaugment"]),
+                             strength=tricks["diffaugment_strength"], key=key, normal=normal)
 
 
 def instance_noise_metrics(step: Array, *, tricks: Mapping[str, Any]) -> dict[str, Array]:

@@ -103,6 +103,9 @@ def get_config() -> ml_collections.ConfigDict:
       ema_start=0,                # EMA is a copy of G before this generator step
       fake_pool_size=0,           # > 0: D also trains on a pool of this many earlier fakes
       fake_pool_share=0.5,        # the share of each D fake batch drawn from the pool
+      diffaugment="",             # DiffAugment policies on every D input (images), comma-
+                                  # separated: color, translation, cutout ("" = off)
+      diffaugment_strength=1.0,   # scales every policy (1 = DiffAugment's, 0 = identity)
   ))
 
   config.conditioning = ml_collections.ConfigDict(dict(
