@@ -14,7 +14,11 @@ ordinary training: experiments/toy_modes.py.
 
 One `gamma` serves every regularizer (penalty weight with the step's gamma/2
 convention for r1 / r2 / gp_roth, consensus gamma); `noise_std` is the
-instance-noise sigma and `clip` the WGAN clipping bound. With gamma = 0.5 the
+instance-noise sigma and `clip` the WGAN clipping bound. Every method is
+judged twice: in the Dirac case (the paper's general column) and in the a.c.
+case with p_data = N(0, s^2), p_theta = N(theta, s^2), s = `data_std` (the
+paper's "a.c. case" column); the unregularized GAN's a.c. eigenvalues are then
+-s^2/4 +- sqrt(s^4/16 - 1/4), -1/4 +- 0.433i for s = 1. With gamma = 0.5 the
 R1 / R2 eigenvalues are -1/4 +- 0.433i (underdamped spirals; critical damping
 is gamma = 1 for f'(0) = 1/2).
 """
@@ -42,7 +46,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.gamma = 0.5
   config.noise_std = 1.0
   config.clip = 1.0
-  config.num_quadrature = 20
+  config.num_quadrature = 20       # Gauss-Hermite nodes (instance noise, a.c. case)
+  # a.c. case: std s of p_data = N(0, s^2) and p_theta = N(theta, s^2) (same
+  # linear D); the general (Dirac) column uses s = 0. Must be > 0.
+  config.data_std = 1.0
   config.lr = 0.1
   config.steps = 2000               # simulated updates per initial point
   config.mode = "alternating"       # simultaneous | alternating (D first)

@@ -6,8 +6,11 @@ Public API (see `dirac` and `analysis` for details):
   update_spectral_radius(method, lr=...)  discrete update operator's radius
   simulate(method, init, steps, lr, mode='simultaneous'|'alternating')
                                           trajectories [N, steps + 1, 2]
-  verdict(method, ...), verdict_table(...)
+  verdict(method, ...), verdict_table(..., ac_verdicts=...)
   METHODS, get_method, Hparams, initial_grid
+Every function takes `hparams`; `Hparams(data_std=s)` with s > 0 is the
+absolutely continuous case (p_data = N(0, s^2), p_theta = N(theta, s^2)),
+the default data_std = 0 the Dirac case.
 
 Entry point: `python -m gan_jax.dynamics.lab --config=experiments/dirac_gan.py
 --workdir=DIR` (see `lab`). The figure lives in `plots` (not imported here).

@@ -18,6 +18,12 @@ A method's verdict combines three views of the dynamics near the equilibrium
 equilibrium and the simulated one otherwise (clipped WGAN; WGAN-GP and
 DRAGAN, whose (|psi| - 1)^2 penalty has a kink at psi = 0).
 
+The case is the game's (`dirac.Hparams.data_std`): 0 gives the verdict of
+Mescheder et al.'s general (Dirac) column, s > 0 that of their "a.c. case"
+column (p_data = N(0, s^2), p_theta = N(theta, s^2)), by the same rule;
+`Verdict.paper_converges` is the paper's entry in the matching column, and
+`verdict_table(general, ac_verdicts=ac)` puts the two columns side by side.
+
 The lecture's bilinear game V(x, y) = x y (x minimises, y maximises) is here
 too: its gradient-play field (-y, x) is built with `jax.grad`, integrated
 with RK4 (the norm stays constant: the flow circles) and stepped with
@@ -52,7 +58,9 @@ class Verdict:
     simulated_distance: max over the grid of the final distance to (0, 0).
     simulated: simulated_distance < sim_tol.
     smooth: whether `converges` is the eigenvalue verdict.
-    paper_converges: Mescheder et al.'s verdict.
+    paper_converges: Mescheder et al.'s verdict for this case (general
+      column for data_std 0, a.c. column otherwise).
+    data_std: the game's case, `dirac.Hparams.data_std` (0: Dirac).
   """
   method: str
   title: str
@@ -64,10 +72,15 @@ class Verdict:
   simulated: bool
   smooth: bool
   paper_converges: bool
+  data_std: float = 0.0
 
   @property
   def converges(self) -> bool:
     return self.continuous if self.smooth else self.simulated
+
+  @property
+  def absolutely_continuous(self) -> bool:
+    return self.data_std > 0
 
 
 def final_distances(trajectories: Array) -> np.ndarray:
@@ -91,7 +104,8 @@ def verdict(method: str | dirac.Method, *, hparams: dirac.Hparams, lr: float,
 
   Args:
     method: a `dirac.METHODS` name or a `dirac.Method`.
-    hparams: regularization strengths.
+    hparams: regularization strengths and the case (`data_std`: 0 for the
+      Dirac case, s > 0 for the a.c. case).
     lr: learning rate of the discrete updates.
     steps: number of simulated updates.
     mode: "simultaneous" or "alternating".
@@ -112,7 +126,10 @@ def verdict(method: str | dirac.Method, *, hparams: dirac.Hparams, lr: float,
       continuous=bool(np.all(eigenvalues.real < -tol)),
       spectral_radius=radius, discrete=radius < 1.0 - tol,
       simulated_distance=distance, simulated=distance < sim_tol,
-      smooth=method.smooth, paper_converges=method.paper_converges)
+      smooth=method.smooth,
+      paper_converges=method.paper_verdict(
+          absolutely_continuous=hparams.absolutely_continuous),
+      data_std=float(hparams.data_std))
 
 
 def format_eigenvalues(eigenvalues: np.ndarray, *, digits: int = 4) -> str:
@@ -126,27 +143,82 @@ def format_eigenvalues(eigenvalues: np.ndarray, *, digits: int = 4) -> str:
   return ", ".join(number(e.real) for e in eigenvalues)
 
 
+def _check_case(verdicts: Sequence[Verdict], *, ac: bool) -> None:
+  wrong = [v.method for v in verdicts if v.absolutely_continuous != ac]
+  if wrong:
+    case = "a.c. (data_std > 0)" if ac else "Dirac (data_std = 0)"
+    raise ValueError(f"expected {case} verdicts, got another case for {', '.join(wrong)}")
+
+
 def verdict_table(verdicts: Sequence[Verdict], *, lr: float, mode: str,
-                  steps: int) -> str:
+                  steps: int,
+                  ac_verdicts: Sequence[Verdict] | None = None) -> str:
   """The verdicts as a markdown table.
 
   Columns: method | eigenvalues | continuous verdict | discrete spectral
-  radius | simulated distance | converges? | paper.
+  radius | simulated distance | converges? | paper, all for the Dirac case;
+  with `ac_verdicts` also a.c. eigenvalues | a.c. simulated distance | a.c.
+  converges? | a.c. paper,
+  followed by a paragraph naming the a.c. case and every method whose verdict
+  differs from the paper's (with `Method.ac_note` for a.c. disagreements).
+
+  Args:
+    verdicts: Dirac-case verdicts (data_std 0), one per method.
+    lr, mode, steps: the discrete updates, for the header.
+    ac_verdicts: a.c. verdicts of the same methods in the same order, one
+      data_std.
+
+  Raises:
+    ValueError: a verdict of the wrong case, or a.c. verdicts that do not
+      match `verdicts` method for method or mix several data_std.
   """
+  _check_case(verdicts, ac=False)
   yes_no = lambda b: "yes" if b else "no"
-  lines = [
-      f"| method | eigenvalues | continuous verdict | discrete spectral radius "
-      f"({mode}, lr {lr:g}) | simulated distance ({steps} steps) | converges? "
-      f"| paper |",
-      "|---|---|---|---|---|---|---|",
-  ]
-  for v in verdicts:
+  header = (f"| method | eigenvalues | continuous verdict | discrete spectral radius "
+            f"({mode}, lr {lr:g}) | simulated distance ({steps} steps) | converges? "
+            f"| paper |")
+  rule = "|---|---|---|---|---|---|---|"
+  if ac_verdicts is not None:
+    _check_case(ac_verdicts, ac=True)
+    if [v.method for v in ac_verdicts] != [v.method for v in verdicts]:
+      raise ValueError("ac_verdicts must list the methods of verdicts in the same order")
+    stds = sorted({v.data_std for v in ac_verdicts})
+    if len(stds) > 1:
+      raise ValueError(f"ac_verdicts mix data_std values {stds}")
+    data_std = stds[0] if stds else 0.0
+    header += (f" a.c. eigenvalues (s = {data_std:g}) | a.c. simulated distance | "
+               f"a.c. converges? | a.c. paper |")
+    rule += "---|---|---|---|"
+  lines = [header, rule]
+  for i, v in enumerate(verdicts):
     basis = "eig" if v.smooth else "sim"
-    lines.append(
-        f"| {v.title} (`{v.method}`) | {format_eigenvalues(v.eigenvalues)} | "
-        f"{yes_no(v.continuous)} | {v.spectral_radius:.6f} | "
-        f"{v.simulated_distance:.3g} | **{yes_no(v.converges)}** ({basis}) | "
-        f"{yes_no(v.paper_converges)} |")
+    line = (f"| {v.title} (`{v.method}`) | {format_eigenvalues(v.eigenvalues)} | "
+            f"{yes_no(v.continuous)} | {v.spectral_radius:.6f} | "
+            f"{v.simulated_distance:.3g} | **{yes_no(v.converges)}** ({basis}) | "
+            f"{yes_no(v.paper_converges)} |")
+    if ac_verdicts is not None:
+      a = ac_verdicts[i]
+      line += (f" {format_eigenvalues(a.eigenvalues)} | {a.simulated_distance:.3g} | "
+               f"**{yes_no(a.converges)}** ({'eig' if a.smooth else 'sim'}) | "
+               f"{yes_no(a.paper_converges)} |")
+    lines.append(line)
+  if ac_verdicts is None:
+    return "\n".join(lines) + "\n"
+  lines += ["", (
+      f"a.c. case: the same game with p_data = N(0, s²) and p_θ = N(θ, s²), "
+      f"s = {data_std:g}, and D(x) = ψx; expectations by Gauss-Hermite quadrature, "
+      f"the verdict rule as above (eigenvalues where the field is smooth, else the "
+      f"simulation from the same grid).")]
+  disagreements = []
+  for case, rows in (("general", verdicts), ("a.c.", ac_verdicts)):
+    for v in rows:
+      if v.converges != v.paper_converges:
+        note = dirac.get_method(v.method).ac_note if v.absolutely_continuous else ""
+        disagreements.append(
+            f"- {v.title} (`{v.method}`), {case} case: {yes_no(v.converges)}, paper "
+            f"{yes_no(v.paper_converges)}." + (f" {note}" if note else ""))
+  lines += ["", "Disagreements with the paper:" if disagreements else
+            "Every verdict, general and a.c., is the paper's."] + disagreements
   return "\n".join(lines) + "\n"
 
 

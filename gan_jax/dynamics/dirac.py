@@ -57,6 +57,65 @@ WGAN-GP and DRAGAN penalise (|psi| - 1)^2, which has a kink at psi = 0 (the
 equilibrium); `optax.safe_norm` gives |.| the derivative 0 there, so their
 autodiff Jacobian is the unregularized one. They and clipped WGAN are marked
 `smooth=False`: their verdict comes from simulation.
+
+The absolutely continuous (a.c.) case (`Hparams.data_std` = s > 0): the same
+game with p_data = N(0, s^2) and p_theta = N(theta, s^2) (G(z) = theta + s z,
+z ~ N(0, 1)) and the same linear D. Every expectation over p_data and p_theta
+-- the objective's real and fake terms and the penalty's points -- is taken by
+probabilists' Gauss-Hermite quadrature (`Hparams.num_quadrature` nodes), the
+machinery of instance noise; with instance noise on top, D's inputs in the
+objective are x + eps, which is N(., s^2 + sigma^2). s = 0 is the Dirac case
+above (one point, no quadrature). This is the column "a.c. case" of
+Mescheder et al.'s Table 1 (`Method.paper_converges_ac`).
+
+Closed form for the unregularized GAN, in the paper's notation: L(theta, psi)
+= E_{x ~ p_theta}[f(psi x)] + E_{x ~ p_data}[f(-psi x)], f(t) = -log(1 +
+exp(-t)), f'(0) = 1/2, f''(0) = -1/4, and v = (-dL/dtheta, dL/dpsi). With
+x = theta + s z on the generator side,
+
+  dL/dtheta = E_{p_theta}[psi f'(psi x)],
+  dL/dpsi   = E_{p_theta}[x f'(psi x)] - E_{p_data}[x f'(-psi x)],
+
+and at (0, 0) (psi = 0 kills every term with a factor psi)
+
+  d/dtheta (-dL/dtheta) = -E[psi^2 f''(psi x)]                    = 0,
+  d/dpsi   (-dL/dtheta) = -E[f'(psi x) + psi x f''(psi x)]         = -f'(0),
+  d/dtheta (dL/dpsi)    = E_{p_theta}[f'(psi x) + psi x f''(psi x)] = f'(0),
+  d/dpsi   (dL/dpsi)    = f''(0) (E_{p_theta}[x^2] + E_{p_data}[x^2]) = 2 s^2 f''(0),
+
+so J = [[0, -f'(0)], [f'(0), 2 s^2 f''(0)]] = [[0, -1/2], [1/2, -s^2/2]] with
+eigenvalues -s^2/4 +- sqrt(s^4/16 - 1/4): real parts -s^2/4 < 0 for every
+s > 0 (complex for s < sqrt(2), real for larger s), i.e. locally convergent,
+as the paper says. It is the instance-noise Jacobian with sigma = s: noise on
+a Dirac is one way of making the distributions a.c. Our sign convention
+negates psi, which leaves the eigenvalues as they are; `non_saturating` has
+the same Jacobian at (0, 0).
+
+What smoothing does to the other methods, D being linear (grad_x D = psi at
+every x, so where a penalty is evaluated does not matter):
+  wgan, wgan_gp    the Wasserstein losses are linear in D, and E[x] is 0
+                   under p_data and theta under p_theta, so the field is the
+                   Dirac one exactly (the paper's ✗ in both columns).
+  dragan           the penalty gamma (|psi| - 1)^2 is the Dirac one too. It is
+                   centred at 1, not at 0, as Kodali et al.'s and the
+                   project's: near psi = 0 it pushes psi away from 0 with
+                   force 2 gamma sign(psi), whereas the a.c. damping
+                   -s^2/2 psi vanishes there. At psi = 0 the GAN term of
+                   v_psi is -f'(0) theta = -theta/2 for every s, so the kink
+                   repels psi while |theta| < 4 gamma and traps it at 0 (G
+                   stops) once |theta| >= 4 gamma: the simulations, Dirac and
+                   a.c. alike, end at (theta, psi) = (+-4 gamma, 0) from every
+                   start but (0, 0) itself, and the a.c. verdict is "no" where
+                   the paper has ✓. A linear D cannot have |grad D| = 1
+                   without also pushing G (E_{p_theta}[grad_x D] = psi), so
+                   the toy has no equilibrium at which DRAGAN's penalty is
+                   satisfied; the paper's a.c. ✓ is not reproduced by it. With
+                   the penalty centred at 0 it would be `zero_centered`'s
+                   gamma psi^2, which converges in both columns.
+  the rest         the a.c. term -s^2/2 in J[1, 1] adds to their damping; the
+                   Roth weights are expectations of functions of D(x) and go
+                   through the quadrature like the objective (1/4 each at
+                   (0, 0) still).
 """
 
 from __future__ import annotations
@@ -88,19 +147,35 @@ class Hparams:
 
   `gamma` and `noise_std` are leaves, so jitted fields, Jacobians and
   simulations are compiled once per method and reused for every value;
-  `clip` and `num_quadrature` are static.
+  `clip`, `num_quadrature` and `data_std` are static.
 
   Attributes:
     gamma: regularization strength: the penalty weight (gamma/2 for r1, r2 and
       gp_roth, gamma for wgan_gp, dragan, zero_centered) and consensus gamma.
     noise_std: instance-noise standard deviation sigma.
     clip: WGAN weight-clipping bound c (psi in [-c, c]).
-    num_quadrature: Gauss-Hermite nodes for the instance-noise expectation.
+    num_quadrature: Gauss-Hermite nodes for the expectations over Gaussians
+      (instance noise, the a.c. case).
+    data_std: the game's case. 0: the Dirac case, p_data = delta_0 and
+      p_theta = delta_theta. s > 0: the absolutely continuous case,
+      p_data = N(0, s^2) and p_theta = N(theta, s^2).
   """
   gamma: float = 0.5
   noise_std: float = 1.0
   clip: float = flax.struct.field(pytree_node=False, default=1.0)
   num_quadrature: int = flax.struct.field(pytree_node=False, default=20)
+  data_std: float = flax.struct.field(pytree_node=False, default=0.0)
+
+  @property
+  def absolutely_continuous(self) -> bool:
+    """Whether this is the a.c. case (data_std > 0).
+
+    Raises:
+      ValueError: negative data_std.
+    """
+    if self.data_std < 0:
+      raise ValueError(f"data_std must be >= 0, got {self.data_std}")
+    return self.data_std > 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +193,10 @@ class Method:
     smooth: the field is differentiable at the equilibrium, so the eigenvalue
       verdict applies; False: the verdict comes from simulation.
     paper_converges: Mescheder et al.'s verdict (general, Dirac case).
+    paper_converges_ac: Mescheder et al.'s verdict in the absolutely
+      continuous case (Table 1's "a.c. case" column).
+    ac_note: why this toy's a.c. verdict can differ from the paper's (shown
+      beside a disagreement in the verdict table); empty if nothing to say.
   """
   name: str
   title: str
@@ -128,28 +207,45 @@ class Method:
   weight_clip: bool = False
   smooth: bool = True
   paper_converges: bool = False
+  paper_converges_ac: bool = False
+  ac_note: str = ""
+
+  def paper_verdict(self, *, absolutely_continuous: bool) -> bool:
+    """The paper's verdict for the a.c. or the general (Dirac) case."""
+    return self.paper_converges_ac if absolutely_continuous else self.paper_converges
 
 
 METHODS: Registry[Method] = Registry("Dirac-GAN method")
+_DRAGAN_AC_NOTE = (
+    "DRAGAN's penalty (|grad D| - 1)^2 is centred at 1: near psi = 0 it pushes "
+    "psi away from 0 with force 2 gamma while the a.c. damping -s^2/2 psi "
+    "vanishes there, so G stalls at theta = ±4 gamma (psi = 0) in both cases. "
+    "A linear D cannot have |grad D| = 1 without moving G, so this toy has no "
+    "equilibrium at which the penalty is satisfied; centred at 0 it would be "
+    "`zero_centered`, which converges.")
 for _method in (
-    Method("minimax", "GAN (minimax)", "minimax"),
-    Method("non_saturating", "GAN (non-saturating)", "non_saturating"),
+    Method("minimax", "GAN (minimax)", "minimax", paper_converges_ac=True),
+    Method("non_saturating", "GAN (non-saturating)", "non_saturating",
+           paper_converges_ac=True),
     Method("wgan", "WGAN (clipping)", "wasserstein", weight_clip=True,
            smooth=False),
     Method("wgan_gp", "WGAN-GP", "wasserstein", penalty="wgan_gp",
            smooth=False),
     Method("dragan", "DRAGAN", "non_saturating", penalty="dragan",
-           smooth=False),
+           smooth=False, paper_converges_ac=True, ac_note=_DRAGAN_AC_NOTE),
     Method("instance_noise", "Instance noise", "non_saturating",
-           instance_noise=True, paper_converges=True),
+           instance_noise=True, paper_converges=True, paper_converges_ac=True),
     Method("consensus", "Consensus optimization", "non_saturating",
-           consensus=True, paper_converges=True),
+           consensus=True, paper_converges=True, paper_converges_ac=True),
     Method("gp_roth", "Gradient penalty (Roth)", "non_saturating",
-           penalty="roth", paper_converges=True),
+           penalty="roth", paper_converges=True, paper_converges_ac=True),
     Method("zero_centered", "Zero-centred GP", "non_saturating",
-           penalty="zero_centered", paper_converges=True),
-    Method("r1", "R1", "non_saturating", penalty="r1", paper_converges=True),
-    Method("r2", "R2", "non_saturating", penalty="r2", paper_converges=True),
+           penalty="zero_centered", paper_converges=True,
+           paper_converges_ac=True),
+    Method("r1", "R1", "non_saturating", penalty="r1", paper_converges=True,
+           paper_converges_ac=True),
+    Method("r2", "R2", "non_saturating", penalty="r2", paper_converges=True,
+           paper_converges_ac=True),
 ):
   METHODS.register(_method.name, _method)
 del _method
@@ -174,34 +270,58 @@ def dirac_discriminator(psi: Array) -> Callable[[Array], Array]:
   return d_fn
 
 
-def _noise(method: Method, hparams: Hparams, dtype) -> tuple[Array, Array]:
-  """Noise values [K] and probability weights [K] for D's inputs.
+def _gauss_hermite(std, num_quadrature: int, dtype) -> tuple[Array, Array]:
+  """Offsets std * node_i [K] and probability weights [K] for N(0, std^2).
 
-  Probabilists' Gauss-Hermite nodes integrate E[h(eps)], eps ~ N(0, sigma^2),
-  exactly for polynomials h of degree < 2K. The objectives are sums of a real
-  term and a fake term, so pairing real node i with fake node i and weighting
-  by w_i gives E[real term] + E[fake term] with independent noise on both.
-  Without instance noise: one node 0 with weight 1.
+  Probabilists' Gauss-Hermite nodes integrate E[h(eps)], eps ~ N(0, std^2),
+  exactly for polynomials h of degree < 2K.
+  """
+  nodes, weights = np.polynomial.hermite_e.hermegauss(num_quadrature)
+  return jnp.asarray(std * nodes, dtype), jnp.asarray(weights / weights.sum(), dtype)
+
+
+def _sample_offsets(hparams: Hparams, dtype) -> tuple[Array, Array]:
+  """Offsets [K] and weights [K] of the game's samples: x_real = 0 + offset,
+  x_fake = theta + offset. Dirac case: one offset 0 with weight 1; a.c. case:
+  the quadrature of N(0, data_std^2)."""
+  if not hparams.absolutely_continuous:
+    return jnp.zeros((1,), dtype), jnp.ones((1,), dtype)
+  return _gauss_hermite(hparams.data_std, hparams.num_quadrature, dtype)
+
+
+def _noise(method: Method, hparams: Hparams, dtype) -> tuple[Array, Array]:
+  """Offsets [K] and probability weights [K] for D's inputs in the objective.
+
+  The samples of the game (`_sample_offsets`) with, for instance noise,
+  independent eps ~ N(0, sigma^2) added: the offset is N(0, sigma^2) in the
+  Dirac case and N(0, s^2 + sigma^2) in the a.c. case. The objectives are
+  sums of a real term and a fake term, so pairing real node i with fake node i
+  and weighting by w_i gives E[real term] + E[fake term] with independent
+  offsets on both.
   """
   if not method.instance_noise:
-    return jnp.zeros((1,), dtype), jnp.ones((1,), dtype)
-  nodes, weights = np.polynomial.hermite_e.hermegauss(hparams.num_quadrature)
-  return (jnp.asarray(hparams.noise_std * nodes, dtype),
-          jnp.asarray(weights / weights.sum(), dtype))
+    return _sample_offsets(hparams, dtype)
+  if hparams.absolutely_continuous:
+    std = jnp.sqrt(hparams.data_std**2 + jnp.square(hparams.noise_std))
+  else:
+    std = hparams.noise_std
+  return _gauss_hermite(std, hparams.num_quadrature, dtype)
 
 
 def _penalty_term(method: Method, hparams: Hparams, theta: Array,
                   psi: Array) -> Array:
-  """The weighted penalty in D's loss at (theta, psi), a scalar."""
+  """The weighted penalty in D's loss at (theta, psi), a scalar: its
+  expectation over the game's real and fake samples (`_sample_offsets`)."""
   if method.penalty == "none":
     return jnp.zeros((), theta.dtype)
   penalty_fn = penalties.get_penalty(method.penalty)
   coefficient = penalties.penalty_coefficient(method.penalty, hparams.gamma)
-  x_real = jnp.zeros((1, 1), theta.dtype)
-  x_fake = jnp.reshape(theta, (1, 1))
+  offsets, weights = _sample_offsets(hparams, theta.dtype)
+  x_real = offsets[:, None]
+  x_fake = (theta + offsets)[:, None]
   value = penalty_fn(d_fn=dirac_discriminator(psi), x_real=x_real,
                      x_fake=x_fake, key=jax.random.PRNGKey(_PENALTY_KEY_SEED))
-  return coefficient * jnp.mean(value)
+  return coefficient * jnp.sum(weights * value)
 
 
 def d_loss(method: str | Method, theta: Array, psi: Array, *,

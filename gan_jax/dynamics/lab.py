@@ -4,9 +4,17 @@
 
 Labs (`config.lab`):
   dynamics        verdicts for every configured Dirac-GAN method
-                  (`analysis.verdict`), written as `DIR/verdicts.md` (markdown
-                  table) and `DIR/verdicts.json`, and the streamplot figure
-                  `DIR/dirac_gan.png`.
+                  (`analysis.verdict`) in the Dirac case and in the a.c. case
+                  (p_data = N(0, s^2), p_theta = N(theta, s^2), s =
+                  `config.data_std`), written as `DIR/verdicts.md` (markdown
+                  table, both cases side by side) and `DIR/verdicts.json`
+                  (one object per method: the Dirac-case keys method,
+                  eigenvalues, continuous, spectral_radius, discrete,
+                  simulated_distance, converges, paper_converges, then
+                  data_std and the a.c. ones ac_eigenvalues, ac_continuous,
+                  ac_spectral_radius, ac_discrete, ac_simulated_distance,
+                  ac_converges, paper_ac_converges), and the streamplot figure
+                  `DIR/dirac_gan.png` (Dirac case).
   parallel_lines  the WGAN paper's parallel lines (`parallel_lines`): the
                   divergences against theta and the gradient each trained D
                   gives G, as `DIR/parallel_lines.png` and `.json`.
@@ -35,33 +43,63 @@ from gan_jax.dynamics import plots
 LABS = ("dynamics", "parallel_lines")
 
 
-def hparams_from_config(config: ml_collections.ConfigDict) -> dirac.Hparams:
-  """The Dirac-GAN hyperparameters named in the lab config."""
+def hparams_from_config(config: ml_collections.ConfigDict, *,
+                        absolutely_continuous: bool = False) -> dirac.Hparams:
+  """The Dirac-GAN hyperparameters named in the lab config.
+
+  Args:
+    config: the lab config.
+    absolutely_continuous: the a.c. case (data_std = `config.data_std`)
+      instead of the Dirac case (data_std = 0).
+
+  Raises:
+    ValueError: the a.c. case with `config.data_std` <= 0.
+  """
+  data_std = 0.0
+  if absolutely_continuous:
+    data_std = float(config.data_std)
+    if data_std <= 0:
+      raise ValueError(f"config.data_std must be > 0 for the a.c. case, got {data_std}")
   return dirac.Hparams(gamma=config.gamma, noise_std=config.noise_std,
-                       clip=config.clip, num_quadrature=config.num_quadrature)
+                       clip=config.clip, num_quadrature=config.num_quadrature,
+                       data_std=data_std)
 
 
-def run_dynamics(config: ml_collections.ConfigDict,
-                 workdir: str) -> list[analysis.Verdict]:
-  """Verdicts, table and figure for `config.methods`; returns the verdicts."""
+def _eigenvalue_pairs(eigenvalues) -> list[list[float]]:
+  return [[e.real, e.imag] for e in eigenvalues]
+
+
+def run_dynamics(config: ml_collections.ConfigDict, workdir: str
+                 ) -> tuple[list[analysis.Verdict], list[analysis.Verdict]]:
+  """Verdicts, table and figure for `config.methods`.
+
+  Returns:
+    (Dirac-case verdicts, a.c.-case verdicts), one per method each.
+  """
   os.makedirs(workdir, exist_ok=True)
   hparams = hparams_from_config(config)
   grid = dirac.initial_grid(low=config.grid.low, high=config.grid.high,
                             num=config.grid.num)
-  verdicts = [analysis.verdict(name, hparams=hparams, lr=config.lr,
-                               steps=config.steps, mode=config.mode, grid=grid,
-                               sim_tol=config.sim_tol)
-              for name in config.methods]
+  def verdicts_for(case: dirac.Hparams) -> list[analysis.Verdict]:
+    return [analysis.verdict(name, hparams=case, lr=config.lr, steps=config.steps,
+                             mode=config.mode, grid=grid, sim_tol=config.sim_tol)
+            for name in config.methods]
+  verdicts = verdicts_for(hparams)
+  ac_verdicts = verdicts_for(hparams_from_config(config, absolutely_continuous=True))
   table = analysis.verdict_table(verdicts, lr=config.lr, mode=config.mode,
-                                 steps=config.steps)
+                                 steps=config.steps, ac_verdicts=ac_verdicts)
   with open(os.path.join(workdir, "verdicts.md"), "w") as f:
     f.write(table)
   with open(os.path.join(workdir, "verdicts.json"), "w") as f:
-    json.dump([dict(method=v.method, eigenvalues=[[e.real, e.imag] for e in v.eigenvalues],
+    json.dump([dict(method=v.method, eigenvalues=_eigenvalue_pairs(v.eigenvalues),
                     continuous=v.continuous, spectral_radius=v.spectral_radius,
                     discrete=v.discrete, simulated_distance=v.simulated_distance,
-                    converges=v.converges, paper_converges=v.paper_converges)
-               for v in verdicts], f, indent=2)
+                    converges=v.converges, paper_converges=v.paper_converges,
+                    data_std=a.data_std, ac_eigenvalues=_eigenvalue_pairs(a.eigenvalues),
+                    ac_continuous=a.continuous, ac_spectral_radius=a.spectral_radius,
+                    ac_discrete=a.discrete, ac_simulated_distance=a.simulated_distance,
+                    ac_converges=a.converges, paper_ac_converges=a.paper_converges)
+               for v, a in zip(verdicts, ac_verdicts)], f, indent=2)
   logging.info("Verdicts:\n%s", table)
   plots.save_dirac_figure(
       os.path.join(workdir, "dirac_gan.png"), methods=config.methods,
@@ -69,7 +107,7 @@ def run_dynamics(config: ml_collections.ConfigDict,
       lr=config.lr, steps=config.plot.steps, mode=config.mode,
       limit=config.plot.limit, verdicts={v.method: v for v in verdicts},
       bilinear=config.plot.bilinear.to_dict() if config.plot.bilinear else None)
-  return verdicts
+  return verdicts, ac_verdicts
 
 
 def run_parallel_lines(config: ml_collections.ConfigDict, workdir: str) -> dict:
