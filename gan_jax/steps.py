@@ -55,6 +55,7 @@ from gan_jax import config_checks
 from gan_jax import losses
 from gan_jax import models
 from gan_jax import penalties
+from gan_jax import reductions
 from gan_jax import tricks
 from gan_jax.state import GANState
 
@@ -283,6 +284,14 @@ def _mean_over_devices(spec: StepSpec, tree):
   return tree if spec.axis_name is None else jax.lax.pmean(tree, spec.axis_name)
 
 
+def _combine_metrics(spec: StepSpec, metrics: Metrics) -> Metrics:
+  """A metrics dict over the devices: the mean, the max for peaks (`reductions`)."""
+  if spec.axis_name is None:
+    return metrics
+  return {k: (jax.lax.pmax(v, spec.axis_name) if reductions.is_peak(k)
+              else jax.lax.pmean(v, spec.axis_name)) for k, v in metrics.items()}
+
+
 def _latents(spec: StepSpec, key: jax.Array, batch_size: int) -> jax.Array:
   return _normal(spec, key, (batch_size, spec.latent_dim))
 
@@ -507,9 +516,10 @@ def d_update(spec: StepSpec, state: GANState, real: jax.Array, key: jax.Array,
                         d_opt_state=d_opt_state, d_batch_stats=stats, trick_state=trick_state)
   accuracy = 0.5 * (jnp.mean(spec.objective.is_real(real_logits))
                     + jnp.mean(~spec.objective.is_real(fake_logits)))
-  return state, _mean_over_devices(spec, {
+  return state, _combine_metrics(spec, {
       "d/loss": obj, "d/penalty": pen, "d/real_logits": real_logits.mean(),
       "d/fake_logits": fake_logits.mean(), "d/accuracy": accuracy,
+      "d/max_abs_logit": jnp.maximum(jnp.abs(real_logits).max(), jnp.abs(fake_logits).max()),
       "d/grad_norm": optax.tree.norm(grads), **class_metrics})
 
 
@@ -601,7 +611,8 @@ def train_step(spec: StepSpec, state: GANState, batch) -> tuple[GANState, Metric
     state, m = d_update(spec, state, batch[i], key, fake,
                         None if labels is None else labels[i])
     d_metrics.append(m)
-  metrics = jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *d_metrics)
+  metrics = {key: (jnp.max if reductions.is_peak(key) else jnp.mean)(
+      jnp.stack([m[key] for m in d_metrics])) for key in d_metrics[0]}
   key = update_key(state, "generator", num_critic_steps=k)
   state, g_metrics = g_update(spec, state, batch, key, shared, labels)
   for trick in spec.state_updates:  # EMA, historical means: the step not yet advanced

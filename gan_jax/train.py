@@ -52,6 +52,7 @@ from gan_jax import evaluation
 from gan_jax import guards
 from gan_jax import models
 from gan_jax import parallel
+from gan_jax import reductions
 from gan_jax import viz
 from gan_jax.checkpoints import Checkpointer, load_run_config
 from gan_jax.errors import ConfigError, NonFiniteLossError, StopRequested  # noqa: F401
@@ -141,7 +142,7 @@ def per_seed(metrics: dict[str, Any], num_seeds: int) -> dict[str, float]:
   out = {}
   for key, value in metrics.items():
     value = np.asarray(value, np.float64)
-    out[key] = float(value.mean())
+    out[key] = reductions.combine(key, value.ravel())
     if num_seeds > 1:
       out.update({f"{key}/seed_{i}": float(v) for i, v in enumerate(value)})
   return out
@@ -300,7 +301,7 @@ def _loop(config: ml_collections.ConfigDict, workdir: str, state: GANState, *,
           guards.check_metrics(host, first_step=window_start, last_good=last_good())
           if chief and (step % tc.log_every == 0 or is_last):
             now = time.perf_counter()
-            means = {k: float(np.mean([m[k] for m in host])) for k in host[0]}
+            means = {k: reductions.combine(k, [m[k] for m in host]) for k in host[0]}
             means["perf/steps_per_sec"] = (step - timer_step) / max(now - timer, 1e-9)
             timer, timer_step = now, step
             writer.write_scalars(step, means)

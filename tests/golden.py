@@ -8,7 +8,8 @@ Cases: the main job's config (DCGAN-28 on Fashion-MNIST, full size), and a tiny
 MLP GAN on the 2-D ring for every objective, every penalty and every trick.
 Each case keeps a SHA-256 per state leaf and the metric rows (exact), and for
 the tiny cases the leaves themselves (.npz), to tell an allclose change from a
-real one.
+real one, and the CPU class it was recorded on (`cpu_class`): only a machine of
+that class can reproduce the bits of every case.
 """
 
 from __future__ import annotations
@@ -91,6 +92,24 @@ def cases() -> dict[str, ml_collections.ConfigDict]:
   return out
 
 
+def cpu_class() -> str:
+  """The CPU vendor and the vector units XLA:CPU picks kernels by ("AuthenticAMD
+  avx2 avx512f"): float reductions of convolutions and batch norm, and so their
+  bits, differ between classes, while one class reproduces them exactly."""
+  vendor, flags = "unknown", set()
+  if os.path.exists("/proc/cpuinfo"):
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        key, _, value = line.partition(":")
+        if key.strip() == "vendor_id":
+          vendor = value.strip()
+        elif key.strip() == "flags":
+          flags = set(value.split())
+          break
+  units = [u for u in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if u in flags]
+  return " ".join([vendor, *units])
+
+
 def leaf_digest(array: np.ndarray) -> str:
   array = np.ascontiguousarray(array)
   return hashlib.sha256(f"{array.dtype.str}{array.shape}".encode() + array.tobytes()).hexdigest()
@@ -122,7 +141,7 @@ def record(names: list[str] | None = None) -> None:
     leaves, rows = run_case(config)
     with open(os.path.join(GOLDEN_DIR, f"{name}.json"), "w") as f:
       json.dump({"digests": {k: leaf_digest(v) for k, v in leaves.items()}, "rows": rows,
-                 "config": json.loads(config.to_json_best_effort())}, f, indent=1, sort_keys=True)
+                 "cpu_class": cpu_class(), "config": json.loads(config.to_json_best_effort())}, f, indent=1, sort_keys=True)
     if name != "main_job":
       np.savez_compressed(os.path.join(GOLDEN_DIR, f"{name}.npz"), **leaves)
     print(f"recorded {name}: {len(leaves)} leaves, {len(rows)} rows", flush=True)

@@ -271,3 +271,48 @@ def test_d_update_and_g_update_run_on_their_own():
   close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
   jax.tree.map(close, end.d_params, stepped.d_params)
   jax.tree.map(close, end.g_params, stepped.g_params)
+
+
+def test_max_abs_logit_is_the_peak_over_both_batches_and_every_critic_step():
+  """d/max_abs_logit: max |logit| over the real and fake batches of all k critic
+  updates (recorded from D's calls in the critic updates), while d/real_logits
+  stays the mean over the critic steps."""
+  from unittest import mock  # pylint: disable=g-import-not-at-top
+  config = _ring_config("wasserstein", num_critic_steps=3, weight_clip=0.01)
+  dataset = data.get_dataset(config.dataset)
+  state = create_state(config, sample_shape=(2,))
+  batch = dataset.batch_at(0, seed=0, num_critic_steps=3)
+  seen, real_means, inside = [], [], []
+  original_d_update, original_apply = steps.d_update, steps._d_apply
+
+  def recording_apply(*args, **kwargs):
+    out = original_apply(*args, **kwargs)
+    if inside:  # D's calls in a critic update, not in G's
+      bucket = seen[-1]
+      jax.debug.callback(lambda v: bucket.append(float(np.abs(v).max())), out[0])
+    return out
+
+  def recording_d_update(spec, st, real, *args, **kwargs):
+    seen.append([])
+    inside.append(True)
+    out = original_d_update(spec, st, real, *args, **kwargs)
+    inside.pop()
+    real_means.append(float(out[1]["d/real_logits"]))
+    return out
+
+  with jax.disable_jit(), mock.patch.object(steps, "_d_apply", recording_apply), \
+       mock.patch.object(steps, "d_update", recording_d_update):
+    _, metrics = steps.make_train_step(config)(state, batch)
+  assert len(seen) == 3 and all(len(s) == 2 for s in seen)  # real and fake per critic step
+  np.testing.assert_allclose(metrics["d/max_abs_logit"], max(max(s) for s in seen), rtol=1e-6)
+  peaks = [max(s) for s in seen]
+  assert metrics["d/max_abs_logit"] > np.mean(peaks) + 1e-3  # the max, not a mean of peaks
+  np.testing.assert_allclose(metrics["d/real_logits"], np.mean(real_means), rtol=1e-6)
+
+
+def test_peak_metrics_combine_by_max_and_the_rest_by_mean():
+  from gan_jax import reductions  # pylint: disable=g-import-not-at-top
+  assert reductions.is_peak("d/max_abs_logit") and not reductions.is_peak("d/loss")
+  assert not reductions.is_peak("max_d/loss")  # only the last part of the key counts
+  assert reductions.combine("d/max_abs_logit", [1.0, 7.0, 3.0]) == 7.0
+  assert reductions.combine("d/loss", [1.0, 7.0, 3.0]) == pytest.approx(11 / 3)
