@@ -13,6 +13,8 @@ that training has (its weight in brackets):
   dragan          DRAGAN, lambda 10
   instance_noise  Gaussian noise on every D input, sigma 0.1
   consensus       consensus optimization, gamma 1
+  r1_gamma<g>     R1 with gamma g, for g in R1_GAMMAS (the sweep on the ring: its
+                  modes have std 0.02, so gamma 1 may be a strong penalty there)
 
 Covered modes (strict: >= 20 samples within 3 std; loose: within 10 std) are
 scored on 2,500 samples every 1,000 of the 20,000 generator steps by
@@ -26,19 +28,22 @@ from gan_jax.configs import args, base
 from experiments import toy_ring
 
 METHODS = ("none", "r1", "r2", "zero_centered", "dragan", "instance_noise", "consensus")
+R1_GAMMAS = (0.01, 0.1, 10.0)
+SWEEP = tuple(f"r1_gamma{g:g}" for g in R1_GAMMAS)
 DATASETS = ("ring", "grid")
-PENALTIES = {"r1": 1.0, "r2": 1.0, "zero_centered": 1.0, "dragan": 10.0}
+PENALTIES = {"r1": 1.0, "r2": 1.0, "zero_centered": 1.0, "dragan": 10.0,
+             **{f"r1_gamma{g:g}": g for g in R1_GAMMAS}}
 
 
 def get_config(arg: str | None = None):
-  values, runlocal = args.parse(arg, fields=[("method", METHODS, "none"),
+  values, runlocal = args.parse(arg, fields=[("method", METHODS + SWEEP, "none"),
                                              ("dataset", DATASETS, "ring")],
                                 where="toy_modes.py")
   method, dataset = values["method"], values["dataset"]
   config = toy_ring.get_config("non_saturating")
   config.dataset.name = dataset
   if method in PENALTIES:
-    config.penalty.update(name=method, weight=PENALTIES[method])
+    config.penalty.update(name=method.split("_gamma")[0], weight=PENALTIES[method])
   elif method == "instance_noise":
     config.tricks.instance_noise_std = 0.1
   elif method == "consensus":

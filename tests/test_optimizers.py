@@ -69,3 +69,26 @@ def test_rmsprop_matches_pytorch_formula():
 def test_bad_values_fail_clearly(overrides, message):
   with pytest.raises(ValueError, match=message):
     optimizers.make_optimizer(base.optimizer_config(**overrides))
+
+
+def test_seed004_warm_start_schedule_phases():
+  """The seed's warm start: a JS run of 6 of its epochs (60,000 / 64 batches each)
+  at a constant 2e-4 with D weight decay 1e-5, then the target run ramps
+  alpha/100 -> alpha/10 -> alpha = 1e-4, one such epoch per phase, from its own
+  step 0; the cold f-GANs keep the seed's default constant 2e-4."""
+  from experiments import seed004_mlp  # pylint: disable=g-import-not-at-top
+  js = seed004_mlp.get_config("fgan_js_warmup")
+  assert js.train.num_steps == 6 * 937 == seed004_mlp.WARMUP_STEPS
+  assert js.optimizer_d.weight_decay == 1e-5 and js.objective == "fgan_js"
+  for opt in (js.optimizer_g, js.optimizer_d):
+    assert optimizers.learning_rate_schedule(opt) == 2e-4  # no ramp inside the warm-up
+  for div in seed004_mlp.WARM_DIVERGENCES:
+    warm = seed004_mlp.get_config(f"fgan_{div}_warm")
+    assert warm.warm_start.workdir and warm.objective == f"fgan_{div}"
+    for opt in (warm.optimizer_g, warm.optimizer_d):
+      schedule = optimizers.learning_rate_schedule(opt)
+      rates = [float(schedule(n)) for n in (0, 936, 937, 1873, 1874, 9000)]
+      np.testing.assert_allclose(rates, [1e-6, 1e-6, 1e-5, 1e-5, 1e-4, 1e-4], rtol=1e-6)
+  cold = seed004_mlp.get_config("fgan_kl")
+  assert not cold.warm_start.workdir
+  assert optimizers.learning_rate_schedule(cold.optimizer_d) == 2e-4

@@ -86,38 +86,111 @@ def test_loss_quality_correlation_per_seed():
   assert np.isnan(lib.loss_quality_correlation([flat], method="pearson")).all()
 
 
-def test_compare_and_claim_extreme():
+def test_welch_matches_scipy_one_sided_with_its_confidence_interval():
+  import scipy.stats  # pylint: disable=g-import-not-at-top
+  a, b = np.array([31.0, 35.5, 29.8, 40.1, 33.3]), np.array([44.0, 39.2, 51.7, 47.5, np.nan])
+  test = lib.welch(a, b, names=("a", "b"))
+  want = scipy.stats.ttest_ind(a, b[:4], equal_var=False, alternative="greater")
+  assert test.n == (5, 4)
+  np.testing.assert_allclose([test.statistic, test.p], [want.statistic, want.pvalue], rtol=1e-12)
+  less = scipy.stats.ttest_ind(a, b[:4], equal_var=False, alternative="less")
+  np.testing.assert_allclose(test.p_against, less.pvalue, rtol=1e-12)
+  ci = scipy.stats.ttest_ind(a, b[:4], equal_var=False).confidence_interval(0.95)
+  np.testing.assert_allclose(test.ci, (ci.low, ci.high), rtol=1e-10)
+  np.testing.assert_allclose(test.estimate, a.mean() - b[:4].mean())
+  assert test.p > 0.99 and test.p_against < 0.01  # a is lower: "a > b" fails, "a < b" holds
+  # "lower is better": A better than B is B's mean above A's; the estimate stays A - B.
+  lower = lib.better(a, b, higher_is_better=False, names=("a", "b"))
+  np.testing.assert_allclose([lower.p, lower.estimate], [less.pvalue, test.estimate])
+  assert lower.ci[0] < lower.estimate < lower.ci[1] < 0
+  assert np.isnan(lib.welch(a[:1], b).p)  # one seed decides nothing
+  tied = lib.welch(np.full(3, 2.0), np.full(3, 1.0))  # no spread on either side
+  assert (tied.p, tied.p_against) == (0.0, 1.0)
+
+
+def test_one_sample_and_fisher_against_scipy_and_a_hand_value():
+  import scipy.stats  # pylint: disable=g-import-not-at-top
+  v = np.array([0.81, 0.84, 0.77, 0.86])
+  test = lib.one_sample(v, 0.5)
+  want = scipy.stats.ttest_1samp(v, 0.5, alternative="greater")
+  np.testing.assert_allclose([test.statistic, test.p], [want.statistic, want.pvalue], rtol=1e-12)
+  ci = scipy.stats.ttest_1samp(v, 0.5).confidence_interval(0.95)
+  np.testing.assert_allclose(test.ci, (ci.low - 0.5, ci.high - 0.5), rtol=1e-10)
+  # 5 of 5 cold seeds exploded, 0 of 5 warm: p = 1 / C(10, 5) = 1/252 (hypergeometric).
+  fisher = lib.fisher(5, 5, 0, 5)
+  np.testing.assert_allclose([fisher.p, fisher.p_against, fisher.estimate], [1 / 252, 1.0, 1.0])
+  assert lib.fisher(0, 5, 0, 5).p == 1.0
+
+
+def test_holm_on_a_hand_example_and_intersection_union():
+  # sorted 0.005 (x4 = 0.02), 0.01 (x3 = 0.03), 0.03 (x2 = 0.06), 0.04 (x1, raised to 0.06)
+  adjusted = lib.holm([0.01, 0.04, 0.03, 0.005, np.nan])
+  np.testing.assert_allclose(adjusted[:4], [0.03, 0.06, 0.06, 0.02])
+  assert np.isnan(adjusted[4])
+  np.testing.assert_allclose(lib.holm([0.2, 0.01]), [0.2, 0.02])  # the largest keeps its p
+  np.testing.assert_allclose(lib.holm([0.5, 0.9]), [1.0, 1.0])  # monotone: never below a smaller one
+  t = lambda p, q: lib.Test("Welch t", 1.0, 4.0, p, q, 1.0, (0.0, 2.0), "x", (3, 3))
+  combined = lib.all_of([t(0.01, 0.99), t(0.03, 0.2), t(0.002, 0.5)])
+  assert combined.p == 0.03 and combined.p_against == pytest.approx(0.6)
+  assert "weakest of 3" in combined.method
+
+
+def test_judge_applies_holm_over_both_directions_of_every_claim():
+  def claim(p, against):
+    return lib.Claim("c", lib.SEED_CLAIM, "", lib.Test("Welch t", 1.0, 4.0, p, against, 1.0,
+                                                       (0.0, 2.0), "x", (5, 5)))
+  claims = [claim(0.001, 0.999), claim(0.999, 0.002), claim(0.02, 0.98),
+            lib.Claim("exact", lib.SEED_CLAIM, "", exact_verdict=lib.AGREES)]
+  lib.judge(claims)
+  # 6 hypotheses: 0.001 x 6 = 0.006, 0.002 x 5 = 0.01, 0.02 x 4 = 0.08 (raw 0.02 < 0.05 alone)
+  assert [c.verdict for c in claims] == [lib.AGREES, lib.DISAGREES, lib.INCONCLUSIVE, lib.AGREES]
+  np.testing.assert_allclose([c.p_holm for c in claims[:3]], [0.006, 1.0, 0.08])
+  assert lib.test_cells(claims[3])[0].startswith("exact")
+  cells = lib.test_cells(claims[1])
+  assert cells[4] == "0.9990" and "against: 0.0100" in cells[5]
+
+
+def test_extreme_and_tracking_claims():
   low, high = np.array([1.0, 1.1, 0.9]), np.array([5.0, 5.1, 4.9])
-  assert lib.compare(high, low, higher_is_better=True) == 1
-  assert lib.compare(high, low, higher_is_better=False) == -1
-  assert lib.compare(low, low + 0.05, higher_is_better=True) == 0
-  assert lib.compare(high[:1], low, higher_is_better=True) == 0  # one seed decides nothing
   groups = {"a": high, "b": low, "c": low + 0.05}
-  assert lib.claim_extreme(groups, ["a"], best=True, higher_is_better=True)[0] == lib.AGREES
-  assert lib.claim_extreme(groups, ["b"], best=True, higher_is_better=True)[0] == lib.DISAGREES
-  assert lib.claim_extreme(groups, ["b"], best=False,
-                           higher_is_better=True)[0] == lib.INCONCLUSIVE  # b ~ c
-  assert lib.claim_extreme(groups, ["b", "c"], best=False,
-                           higher_is_better=True)[0] == lib.AGREES
-  assert lib.claim_extreme({**groups, "a": np.array([5.0, np.nan, np.nan])}, ["a"], best=True,
-                           higher_is_better=True)[0] == lib.INCONCLUSIVE
+  best = lib.extreme_claim("a best", lib.SEED_CLAIM, groups, ["a"], best=True,
+                           higher_is_better=True)
+  assert best.test.p < 1e-3 and "weakest of 2" in best.test.method
+  worst = lib.extreme_claim("b, c worst", lib.SEED_CLAIM, groups, ["b", "c"], best=False,
+                            higher_is_better=True)
+  assert worst.test.p < 1e-3 and worst.test.n == (3, 3)
+  wrong = lib.extreme_claim("b best", lib.SEED_CLAIM, groups, ["b"], best=True,
+                            higher_is_better=True)
+  assert wrong.test.p > 0.5 and wrong.test.p_against < 0.01
+  # Lower is better: the lowest values are the best.
+  assert lib.extreme_claim("b best", lib.SEED_CLAIM, {"a": high, "b": low}, ["b"], best=True,
+                           higher_is_better=False).test.p < 1e-3
+  rhos = {"wgan": np.array([0.9, 0.8, 0.85]), "wgan_gp": np.array([0.7, 0.6, 0.75]),
+          "dcgan": np.array([0.1, -0.2, 0.0])}
+  track = lib.tracking_claim("t", lib.SEED_CLAIM, rhos, tracking=("wgan", "wgan_gp"),
+                             not_tracking=("dcgan",))
+  z = lambda r: np.arctanh(r)
+  want = lib.welch(z(rhos["wgan_gp"]), z(rhos["dcgan"]))  # the weaker of the two pairs
+  np.testing.assert_allclose(track.test.p, want.p)
 
 
-def test_claim_tracking_and_divergence():
-  rhos = {"wgan": np.array([0.9, 0.8]), "wgan_gp": np.array([0.7, 0.6]),
-          "dcgan": np.array([0.1, -0.2])}
-  kw = dict(tracking=("wgan", "wgan_gp"), not_tracking=("dcgan",))
-  assert lib.claim_tracking(rhos, **kw)[0] == lib.AGREES
-  assert lib.claim_tracking({**rhos, "dcgan": np.array([0.9, 0.9])}, **kw)[0] == lib.DISAGREES
-  assert lib.claim_tracking({**rhos, "wgan": np.array([0.1, 0.2])}, **kw)[0] == lib.DISAGREES
-  assert lib.claim_tracking({**rhos, "wgan": np.full(2, np.nan)}, **kw)[0] == lib.INCONCLUSIVE
-  cold_bad = [Run("kl", "", (0, 1, 2), 10, status="diverged", stop_step=4)]
-  cold_ok = [Run("kl", "", (0, 1, 2), 10)]
-  warm_ok = [Run("w", "", (s,), 10) for s in range(3)]
-  assert lib.claim_divergence(cold_bad, warm_ok)[0] == lib.AGREES
-  assert lib.claim_divergence(cold_ok, warm_ok)[0] == lib.DISAGREES
-  assert lib.claim_divergence(cold_bad, warm_ok[:2] + cold_bad)[0] == lib.INCONCLUSIVE
-  assert lib.status_text(cold_bad + warm_ok) == "3/6 finished; seed 0,1,2 diverged at step 4"
+def _peak_run(seed, peaks, status="done"):
+  rows = [{"step": 10 * (i + 1), "d/max_abs_logit": v} for i, v in enumerate(peaks)]
+  return Run("kl", "", (seed,), 10 * len(peaks), rows=rows, status=status)
+
+
+def test_explosion_is_a_nonfinite_loss_or_a_logit_past_the_threshold():
+  cold = [_peak_run(0, [5.0, 2e4]), _peak_run(1, [3.0, np.inf]), _peak_run(2, [3.0, 4.0]),
+          Run("kl", "", (3,), 20, status="diverged", stop_step=7),
+          Run("kl", "", (4,), 20, rows=[{"step": 10, "eval/fid": 3.0}])]  # logged no logits
+  assert lib.exploded_seeds(cold, logit_threshold=1e4) == (3, 4, 5)
+  assert lib.exploded_seeds(cold, logit_threshold=1e5) == (2, 4, 5)
+  warm = [_peak_run(s, [5.0, 9.0]) for s in range(4)]
+  claim = lib.explosion_claim("kl", lib.SEED_CLAIM, cold, warm, logit_threshold=1e4)
+  assert "without the warm start 3/4 seeds, with it 0/4" in claim.reason
+  assert "1 seeds without the logged logits left out" in claim.reason
+  np.testing.assert_allclose(claim.test.p, lib.fisher(3, 4, 0, 4).p)
+  assert lib.status_text(cold[3:4] + warm) == "4/5 finished; seed 3 diverged at step 7"
 
 
 def test_markdown_table_and_step_flags():
@@ -143,7 +216,8 @@ def test_divergence_is_recorded_and_not_retrained(tmp_path, monkeypatch):
     raise info.value
 
   monkeypatch.setattr(train, "train_and_evaluate", fake_train)
-  config = ml_collections.ConfigDict({"num_critic_steps": 1, "dataset": {"batch_size": 8}})
+  config = ml_collections.ConfigDict({"num_critic_steps": 1, "dataset": {"batch_size": 8},
+                                      "warm_start": {"workdir": ""}})
   run = report.execute(Run("kl", str(tmp_path), (0,), 40), config)
   assert (run.status, run.stop_step, run.reused) == ("diverged", 17, False)
   again = report.execute(Run("kl", str(tmp_path), (0,), 40), config)
@@ -151,19 +225,20 @@ def test_divergence_is_recorded_and_not_retrained(tmp_path, monkeypatch):
   assert len(calls) == 1
 
 
-def _section_run(tmp_path, algo, *, score, wasserstein, seeds=3):
-  """A finished fabricated vmapped run: FID falls 60 -> 10 over 6 evaluations;
-  -d/loss equals FID for a Wasserstein critic, and zigzags for DCGAN."""
+def _section_run(tmp_path, algo, *, score, wasserstein, seeds=3, evals=6):
+  """A finished fabricated vmapped run: FID falls 10 * evals -> 10 over `evals`
+  evaluations, 10 steps apart; -d/loss equals FID for a Wasserstein critic, and
+  zigzags for DCGAN."""
   workdir = tmp_path / algo
   (workdir / "samples").mkdir(parents=True)
   (workdir / "config.json").write_text(f'{{"num_critic_steps": {5 if wasserstein else 1}}}')
-  for step in (20, 60):
+  for step in (20, 10 * evals):
     viz.save_image_grid(str(workdir / "samples" / f"step_{step:07d}.png"),
                         np.linspace(-1, 1, 4 * 28 * 28).reshape(4, 28, 28, 1))
-  zigzag = [1.0, 3.0, 5.0, 6.0, 4.0, 2.0]
+  zigzag = [1.0, 3.0, 5.0, 6.0, 4.0, 2.0] * (evals // 6 + 1)
   rows = []
-  for j, step in enumerate(range(10, 70, 10)):
-    fid = [60.0 - 10 * j + s for s in range(seeds)]
+  for j, step in enumerate(range(10, 10 * evals + 10, 10)):
+    fid = [10.0 * (evals - j) + s for s in range(seeds)]
     loss = [-f if wasserstein else -zigzag[j] for f in fid]
     per = lambda key, vals: {key: float(np.mean(vals)),
                              **{f"{key}/seed_{i}": v for i, v in enumerate(vals)}}
@@ -172,29 +247,37 @@ def _section_run(tmp_path, algo, *, score, wasserstein, seeds=3):
                  **per("eval/score", [score + 0.01 * s for s in range(seeds)]),
                  **per("eval/precision", [0.5] * seeds), **per("eval/recall", [0.1] * seeds),
                  **{f"floor/{k}": 1.0 for k in ("fid", "score", "precision", "recall")}})
-  return Run(f"mnist_5k/{algo}", str(workdir), tuple(range(seeds)), 60, rows=rows)
+  return Run(f"mnist_5k/{algo}", str(workdir), tuple(range(seeds)), 10 * evals, rows=rows)
 
 
 def test_seed000_section_tables_figures_and_claims(tmp_path):
-  cells = {("mnist_5k", "dcgan"): [_section_run(tmp_path, "dcgan", score=5.0, wasserstein=False)],
-           ("mnist_5k", "wgan"): [_section_run(tmp_path, "wgan", score=3.0, wasserstein=True)],
+  kw = dict(evals=12)  # the loss-quality claims read the second half: 6 evaluations
+  cells = {("mnist_5k", "dcgan"): [_section_run(tmp_path, "dcgan", score=5.0, wasserstein=False,
+                                                **kw)],
+           ("mnist_5k", "wgan"): [_section_run(tmp_path, "wgan", score=3.0, wasserstein=True,
+                                               **kw)],
            ("mnist_5k", "wgan_gp"): [_section_run(tmp_path, "wgan_gp", score=7.0,
-                                                  wasserstein=True)]}
+                                                  wasserstein=True, **kw)]}
   folder = tmp_path / "seed000"
   section = report_sections.seed000_section(None, str(folder), cells)
-  verdicts = [v for _, v, _ in section.claims]
-  assert verdicts == [lib.AGREES, lib.AGREES, lib.AGREES], section.claims
-  assert "| wgan_gp | 60 | 5 | 7.01 ± 0.01 | 7.01 ± 0.01 | 7.01 ± 0.01 | 11.0 ± 1.0 |" in (
-      section.markdown)
+  lib.judge(section.claims)
+  verdicts = [c.verdict for c in section.claims]
+  # WGAN-GP highest mean score, WGAN lowest, DCGAN not the highest max, tracking.
+  assert verdicts == [lib.AGREES, lib.AGREES, lib.DISAGREES, lib.AGREES], section.claims
+  assert "Table 2: 7.40" in section.claims[2].text
+  assert all(c.origin.startswith(lib.SEED_CLAIM) for c in section.claims)
+  assert "| wgan_gp | 120 | 5 | 3 | 7.01 ± 0.01 | 7.01 ± 0.01 | 7.01 ± 0.01 | 11.0 ± 1.0 |" in (
+      section.markdown), section.markdown
   assert "| real-vs-real floor |" in section.markdown
   assert "](curves_mnist_5k.png)" in (folder / "seed000.md").read_text()
   for png in ("curves_mnist_5k.png", "loss_vs_fid_mnist_5k.png", "samples_mnist_5k.png"):
     assert os.path.getsize(folder / png) > 1000, png
   # Swap the scores of WGAN and WGAN-GP: both score claims turn.
   cells[("mnist_5k", "wgan")] = [_section_run(tmp_path / "b", "wgan", score=9.0,
-                                              wasserstein=True)]
+                                              wasserstein=True, **kw)]
   section = report_sections.seed000_section(None, str(tmp_path / "b"), cells)
-  assert [v for _, v, _ in section.claims][:2] == [lib.DISAGREES, lib.DISAGREES]
+  lib.judge(section.claims)
+  assert [c.verdict for c in section.claims][:2] == [lib.DISAGREES, lib.DISAGREES]
 
 
 def test_best_value_and_its_step(tmp_path):
@@ -223,24 +306,24 @@ def test_smoke_report_trains_reuses_and_writes_readme(tmp_path):
   assert final_fid.shape == (2,) and np.isfinite(final_fid).all()
   readme = (tmp_path / "README.md").read_text()
   for text in ("## Seed 004", "## Mescheder", "Verdicts (deterministic", "real-vs-real floor",
-               "Compute: ", "| fgan_kl_warm | fgan_kl | 4 (+4 JS warm-up) |",
+               "Compute: ", "| fgan_kl_warm | fgan_kl | JS warm-up (4 steps) | 0.0001 after /100, /10 for 1 updates each | 4 |",
                "](seed004/curves.png)",
-               "| claim | verdict | from the numbers | judged at (this report) | the seed's own",
+               "| claim | origin | verdict | test | statistic | effect [95% CI] | n (seeds) | p (one-",
                "2-D runs: 4 G steps (batch 8); 2 seeds per cell | exact local analysis",
                "| ring | r1 | ", "launch.py --config=experiments/toy_modes.py:r1,ring"):
     assert text in readme, text
   # The 2-D follow-up trained through train_and_evaluate: its runs and their eval rows.
   modes_runs = [r for _, r in sections[0].runs]
-  assert [r.name for r in modes_runs] == ["ring/none", "ring/r1"]
+  assert [r.name for r in modes_runs] == ["ring/none", "ring/r1", "ring/r1_gamma0.01"]
   assert all(r.status == "done" and r.seeds == (0, 1) for r in modes_runs)
   assert all(any("eval/modes_covered_loose" in row for row in r.rows) for r in modes_runs)
-  assert any("r1 covers more modes" in c for c, _, _ in sections[0].claims)
-  assert all(v in (lib.AGREES, lib.DISAGREES, lib.INCONCLUSIVE)
-             for s in sections for _, v, _ in s.claims)
+  assert any("r1 covers more modes" in c.text for c in sections[0].claims)
+  assert all(c.verdict in (lib.AGREES, lib.DISAGREES, lib.INCONCLUSIVE)
+             for s in sections for c in s.claims)
   for png in ("seed004/fid.png", "seed004/curves.png", "seed004/samples.png",
               "dirac/dynamics/dirac_gan.png"):
     assert os.path.getsize(tmp_path / png) > 1000, png
-  assert "**Section seed000 is not in this report yet**: 0 of its 3 runs" in readme
+  assert "**Section seed000 is not in this report yet**: 0 of its 5 runs" in readme
   assert "--sections=seed000` trains the rest" in readme
   # A later sitting runs one section: the README still holds the other finished one.
   again = report.make_report(dataclasses.replace(opts, sections=("seed004",)))
@@ -404,8 +487,11 @@ def test_methods_section_tables_and_claims(tmp_path):
   opts = report.Options(out=str(out))
   section = report_sections.methods_section(
       opts, str(out / "methods"), {("mnist_5k", n): [r] for n, r in runs.items()})
-  claims = {c.split(" (")[0] + c[c.index(", ") + 2 if "G steps" in c else len(c):]: v
-            for c, v, _ in section.claims}
+  lib.judge(section.claims)
+  claims = {c.text.split(" (")[0] + c.text[c.text.index(", ") + 2 if "G steps" in c.text
+                                           else len(c.text):]: c.verdict
+            for c in section.claims}
+  assert all(c.origin == lib.LITERATURE for c in section.claims)
   assert claims == {
       "Spectral normalization of D lowers DCGAN-28's final FID60 G steps)": lib.AGREES,
       "Spectral normalization of D lowers DCGAN-28's final FID180 G steps)": lib.DISAGREES,
