@@ -116,6 +116,9 @@ def test_one_sample_and_fisher_against_scipy_and_a_hand_value():
   np.testing.assert_allclose([test.statistic, test.p], [want.statistic, want.pvalue], rtol=1e-12)
   ci = scipy.stats.ttest_1samp(v, 0.5).confidence_interval(0.95)
   np.testing.assert_allclose(test.ci, (ci.low - 0.5, ci.high - 0.5), rtol=1e-10)
+  below = lib.one_sample(v, 0.9, below=True)  # the claim "mean < 0.9"
+  want = scipy.stats.ttest_1samp(v, 0.9, alternative="less")
+  np.testing.assert_allclose([below.p, below.p_against], [want.pvalue, 1 - want.pvalue])
   # 5 of 5 cold seeds exploded, 0 of 5 warm: p = 1 / C(10, 5) = 1/252 (hypergeometric).
   fisher = lib.fisher(5, 5, 0, 5)
   np.testing.assert_allclose([fisher.p, fisher.p_against, fisher.estimate], [1 / 252, 1.0, 1.0])

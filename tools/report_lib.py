@@ -248,21 +248,23 @@ def better(a, b, *, higher_is_better: bool, names: tuple[str, str] = ("A", "B"))
       ci=(-test.ci[1], -test.ci[0]), effect=f"mean({names[0]}) - mean({names[1]})")
 
 
-def one_sample(values, level: float, *, name: str = "A") -> Test:
-  """One-sample t-test of H1: mean > `level` (p) and mean < `level` (p_against)."""
+def one_sample(values, level: float, *, name: str = "A", below: bool = False) -> Test:
+  """One-sample t-test of H1: mean > `level` (p) and mean < `level` (p_against);
+  `below` swaps the two (the claim is mean < `level`)."""
   v = _finite(values)
-  effect = f"mean({name}) - {level:g}"
+  effect = f"mean({name}) - {level:.3g}"
   if len(v) < 2:
     return Test("one-sample t", math.nan, math.nan, math.nan, math.nan, math.nan,
                 (math.nan, math.nan), effect, (len(v),))
   diff, se, df = float(v.mean() - level), v.std(ddof=1) / math.sqrt(len(v)), len(v) - 1
   if se == 0:
-    return Test("one-sample t", math.copysign(math.inf, diff) if diff else 0.0, df,
-                0.0 if diff > 0 else 1.0, 0.0 if diff < 0 else 1.0, diff, (diff, diff),
-                effect, (len(v),))
-  t, half = diff / se, float(scipy.stats.t.ppf(0.975, df)) * se
-  return Test("one-sample t", t, df, float(scipy.stats.t.sf(t, df)),
-              float(scipy.stats.t.cdf(t, df)), diff, (diff - half, diff + half), effect,
+    t, upper, lower, half = (math.copysign(math.inf, diff) if diff else 0.0,
+                             0.0 if diff > 0 else 1.0, 0.0 if diff < 0 else 1.0, 0.0)
+  else:
+    t, half = diff / se, float(scipy.stats.t.ppf(0.975, df)) * se
+    upper, lower = float(scipy.stats.t.sf(t, df)), float(scipy.stats.t.cdf(t, df))
+  p, p_against = (lower, upper) if below else (upper, lower)
+  return Test("one-sample t", t, df, p, p_against, diff, (diff - half, diff + half), effect,
               (len(v),))
 
 

@@ -207,8 +207,8 @@ def seed000_section(opts, folder: str, cells: dict[tuple[str, str], list[Run]]) 
             f"Seed 000 ({dataset}, {runs[0].num_steps:,} G steps): DCGAN's -D loss does not "
             "track FID (Spearman over the second half below 0.5, Fisher z per seed)", origin,
             f"Spearman {lib.fmt(rhos[algo])} over {np.isfinite(rhos[algo]).sum()} seeds",
-            lib.one_sample(-lib.fisher_z(rhos[algo]), -float(np.arctanh(0.5)),
-                           name="-z(rho)")))
+            lib.one_sample(lib.fisher_z(rhos[algo]), float(np.arctanh(0.5)), name="z(rho)",
+                           below=True)))
   section.markdown = "\n".join(md)
   _write(folder, "seed000.md", section.markdown)
   return section
