@@ -316,7 +316,8 @@ def _trick_key(key: jax.Array, i: int) -> jax.Array:
 
 
 def _d_input(spec: StepSpec, state: GANState, x: jax.Array, key: jax.Array) -> jax.Array:
-  """An input D sees, through the switched-on input transforms (instance noise);
+  """An input D sees, through the switched-on input transforms (DiffAugment,
+  instance noise);
   the first takes `key`, the i-th fold_in(key, i)."""
   for i, trick in enumerate(spec.input_transforms):
     x = trick.fn(x, key=_trick_key(key, i), step=state.step,
@@ -384,12 +385,15 @@ def g_loss_of_fakes(spec: StepSpec, state: GANState, fake: jax.Array, d_params,
   the fakes' `labels` [B] when conditional, plus AC-GAN's class loss);
   keys: G_OBJECTIVE_STREAMS (the latents are not used)."""
   fake = _d_input(spec, state, fake, keys["noise"])
+  # The real batch G's loss reads goes through the input transforms too (a stream
+  # of its own, folded from G's noise key), as every input D sees.
+  real_input = lambda: _d_input(spec, state, real, jax.random.fold_in(keys["noise"], 1))
   k_drop, k_real = _device_key(spec, keys["dropout_fake"]), _device_key(spec, keys["dropout_real"])
   # D's batch stats (if any) are not updated by the generator step.
   if spec.g_loss is not None:  # a trick's G loss of D's features (feature matching)
     _, fake_class, _, fake_feats = _d_apply(state, d_params, state.d_batch_stats, fake, labels,
                                             rng=k_drop, features=True)
-    _, _, _, real_feats = _d_apply(state, d_params, state.d_batch_stats, real, labels,
+    _, _, _, real_feats = _d_apply(state, d_params, state.d_batch_stats, real_input(), labels,
                                    rng=k_real, features=True)
     loss = spec.g_loss.fn(real_features=real_feats, fake_features=fake_feats)
   else:
@@ -397,10 +401,8 @@ def g_loss_of_fakes(spec: StepSpec, state: GANState, fake: jax.Array, d_params,
                                           rng=k_drop)
     real_logits = None
     if spec.objective.g_uses_real:
-      # Instance noise on this real batch: a stream of its own, folded from G's noise key.
-      real_logits, _, _ = _d_apply(
-          state, d_params, state.d_batch_stats,
-          _d_input(spec, state, real, jax.random.fold_in(keys["noise"], 1)), labels, rng=k_real)
+      real_logits, _, _ = _d_apply(state, d_params, state.d_batch_stats, real_input(), labels,
+                                   rng=k_real)
     loss = spec.objective.g_losses(fake_logits=fake_logits, real_logits=real_logits,
                                    batch_mean=functools.partial(_batch_mean, spec)).mean()
   if spec.conditioning.classifier:

@@ -284,3 +284,25 @@ def test_non_image_inputs_are_refused():
   batch = data.get_dataset(config.dataset).batch_at(0, seed=0, num_critic_steps=1)
   with pytest.raises(ConfigError, match=r"images \[B, H, W, C\]"):
     steps.make_train_step(config)(state, batch)
+
+
+def test_feature_matching_compares_features_of_augmented_reals_and_fakes(monkeypatch):
+  """With feature matching, G's loss reads D's features of a real batch too: it
+  passes through the same transform as every other D input (2 real passes)."""
+  config = _mlp_config("translation")
+  config.tricks.feature_matching = True
+  calls = []
+  original = augment.diffaugment
+
+  def recording(x, **kwargs):
+    out = original(x, **kwargs)
+    jax.debug.callback(lambda a: calls.append(np.asarray(a)), x)
+    return out
+  monkeypatch.setattr(augment, "diffaugment", recording)
+  state = create_state(config, sample_shape=(28, 28, 1))
+  batch = data.get_dataset(config.dataset).batch_at(0, seed=0, num_critic_steps=1)
+  jax.jit(steps.make_train_step(config))(state, batch)
+  jax.effects_barrier()
+  real = np.asarray(batch[0])
+  assert len(calls) == 4  # D's real and fake, G's fake and the real batch of its features
+  assert sum(np.array_equal(c, real) for c in calls) == 2
