@@ -73,6 +73,7 @@ from gan_jax import checkpoints, cli, config_checks, train, writers
 
 SECTIONS = ("dirac", "seed004", "seed000", "methods", "seed004_60k")
 STATUS_FILE = "report_run.json"
+REVISITED = "verdicts_revisited.md"  # hand-written notes on the verdicts that changed
 
 # Seconds per generator step and seed, per evaluation of 1,000 samples and seed,
 # and per run (data, classifier, compilation, figures), only for the estimate
@@ -525,11 +526,15 @@ def compute_line() -> str:
     with open("/proc/cpuinfo") as f:
       names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
     cpu = names[0] if names else cpu
+  from tools import benchmark  # pylint: disable=g-import-not-at-top
   devices = ", ".join(sorted({d.device_kind for d in jax.devices()}))
+  peak = (f"float32 matmul peak {benchmark.matmul_peak_gflops():.0f} GFLOP/s measured at the "
+          "start of this invocation (tools/benchmark.py; lower when other work shared the "
+          "cores)")
   return (f"Compute: this machine, {os.cpu_count()} CPU cores ({cpu}, {platform.system()}), "
-          f"JAX {jax.__version__} backend `{jax.default_backend()}` ({devices}); "
+          f"{peak}, JAX {jax.__version__} backend `{jax.default_backend()}` ({devices}); "
           "no accelerator was used." if jax.default_backend() == "cpu" else
-          f"Compute: {jax.device_count()} x {devices} (JAX {jax.__version__}).")
+          f"Compute: {jax.device_count()} x {devices} (JAX {jax.__version__}), {peak}.")
 
 
 def section_command(opts: Options, name: str) -> str:
@@ -540,6 +545,12 @@ def section_command(opts: Options, name: str) -> str:
       words.append(word)
     skip = word == "--sections"  # `--sections a,b`: its value is the next word
   return " ".join((words or ["python", "-m", "tools.report"]) + [f"--sections={name}"])
+
+
+def _run_hours(section: report_sections.Section) -> float:
+  """Training wall hours of a section's runs, each counted once."""
+  seconds = {r.workdir: r.seconds for _, r in section.runs if math.isfinite(r.seconds)}
+  return sum(seconds.values()) / 3600
 
 
 def write_readme(opts: Options, sections: list[report_sections.Section], *,
@@ -560,7 +571,10 @@ def write_readme(opts: Options, sections: list[report_sections.Section], *,
            compute, "",
            f"Wall time of this invocation: {seconds / 60:.1f} min ({estimated}; by section: "
            + ", ".join(f"{k} {v / 60:.1f} min" for k, v in section_seconds.items())
-           + "). Reused runs cost nothing here; the tables give their original time.", ""]
+           + "). Reused runs cost nothing here; the tables give their original time. "
+           "Training wall time of the runs in this report, summed over runs as each was "
+           "measured (on the machines of the sittings that trained them): "
+           + ", ".join(f"{s.name} {_run_hours(s):.1f} h" for s in sections) + ".", ""]
   if earlier:
     lines += ["Sections " + ", ".join(earlier) + " come from runs an earlier invocation "
               f"finished in this folder at the `{opts.budget}` budget (nothing retrained).", ""]
@@ -590,6 +604,10 @@ def write_readme(opts: Options, sections: list[report_sections.Section], *,
             "correction. `origin`: the seed's own claim, or an extrapolation of it (another "
             "dataset, metric or checkpoint), or a claim of the literature that no seed makes "
             "(tools/report_lib.py).", ""]
+  if os.path.exists(os.path.join(opts.out, REVISITED)):
+    lines += [f"What each verdict of the earlier 2-standard-error rule that disagreed with a "
+              f"seed is now, and why: [{REVISITED}]({REVISITED}) (written by hand from these "
+              "tables).", ""]
   claim_rows = [[c.text, c.origin, f"**{c.verdict}**", *report_lib.test_cells(c), c.reason,
                  section.budget, section.seed_budget]
                 for section in sections for c in section.claims]
