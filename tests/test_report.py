@@ -321,6 +321,8 @@ def test_smoke_report_trains_reuses_and_writes_readme(tmp_path):
   assert all(r.status == "done" and r.seeds == (0, 1) for r in modes_runs)
   assert all(any("eval/modes_covered_loose" in row for row in r.rows) for r in modes_runs)
   assert any("r1 covers more modes" in c.text for c in sections[0].claims)
+  exact = [c for c in sections[0].claims if c.test is None]
+  assert ["the general case" in exact[0].text, "the a.c. case" in exact[1].text] == [True, True]
   assert all(c.verdict in (lib.AGREES, lib.DISAGREES, lib.INCONCLUSIVE)
              for s in sections for c in s.claims)
   for png in ("seed004/fid.png", "seed004/curves.png", "seed004/samples.png",
