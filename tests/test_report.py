@@ -516,3 +516,26 @@ def test_methods_section_tables_and_claims(tmp_path):
   for png in ("sn_curves_mnist_5k.png", "sn_samples_mnist_5k.png",
               "conditional_samples_mnist_5k.png"):
     assert os.path.getsize(out / "methods" / png) > 1000, png
+
+
+def test_a_warm_start_source_without_checkpoints_is_retrained_from_its_config(tmp_path,
+                                                                             monkeypatch):
+  from experiments import seed004_mlp  # pylint: disable=g-import-not-at-top
+  source = tmp_path / "fgan_js_warmup" / "seed_0"
+  source.mkdir(parents=True)
+  js = seed004_mlp.get_config("fgan_js_warmup,mnist_5k,runlocal")
+  (source / "config.json").write_text(js.to_json_best_effort())
+  calls = []
+  monkeypatch.setattr(train, "train_and_evaluate", lambda c, w: calls.append((c, w)))
+  warm = seed004_mlp.get_config("fgan_kl_warm,mnist_5k,runlocal")
+  warm.warm_start.workdir = str(source)
+  report.ensure_warm_start_source(warm)
+  assert len(calls) == 1 and calls[0][1] == str(source)
+  assert calls[0][0].objective == "fgan_js" and calls[0][0].train.num_steps == 4
+  (source / "checkpoints" / "4").mkdir(parents=True)
+  report.ensure_warm_start_source(warm)  # its checkpoints are there: nothing to do
+  assert len(calls) == 1
+  report.ensure_warm_start_source(seed004_mlp.get_config("fgan_kl"))  # no warm start
+  warm.warm_start.workdir = str(tmp_path / "never_trained")
+  with pytest.raises(FileNotFoundError, match="train it first"):
+    report.ensure_warm_start_source(warm)
