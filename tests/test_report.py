@@ -193,6 +193,9 @@ def test_explosion_is_a_nonfinite_loss_or_a_logit_past_the_threshold():
   assert "without the warm start 3/4 seeds, with it 0/4" in claim.reason
   assert "1 seeds without the logged logits left out" in claim.reason
   np.testing.assert_allclose(claim.test.p, lib.fisher(3, 4, 0, 4).p)
+  np.testing.assert_allclose(claim.test.p_against, 15 / 16)  # P(<= 3 of 4 | 1/2)
+  none = lib.explosion_claim("kl", lib.SEED_CLAIM, warm + warm[:1], warm, logit_threshold=1e4)
+  np.testing.assert_allclose([none.test.p, none.test.p_against], [1.0, 1 / 32])  # 0 of 5
   assert lib.status_text(cold[3:4] + warm) == "4/5 finished; seed 3 diverged at step 7"
 
 

@@ -450,14 +450,23 @@ def exploded_seeds(runs: Sequence[Run], *, logit_threshold: float) -> tuple[int,
 def explosion_claim(text: str, origin: str, cold: Sequence[Run], warm: Sequence[Run], *,
                     logit_threshold: float) -> Claim:
   """"Training explodes without the warm start and not with it": Fisher's exact
-  test on the exploded seeds (`exploded_seeds`) of the two cells."""
+  test that the cold cell's share of exploded seeds (`exploded_seeds`) exceeds
+  the warm cell's (p). Against the claim (p_against): the one-sided binomial
+  test that cold seeds explode less often than half the time, P(<= c of n | 1/2),
+  since "explodes" means at least often; with no explosion in either cell
+  Fisher's test alone could never speak against the claim."""
   (c, cn, ct), (w, wn, wt) = (exploded_seeds(r, logit_threshold=logit_threshold)
                               for r in (cold, warm))
   reason = (f"exploded (non-finite loss or max |D logit| > {logit_threshold:g}): without the "
             f"warm start {c}/{cn} seeds, with it {w}/{wn}"
             + (f" ({ct - cn + wt - wn} seeds without the logged logits left out)"
                if cn < ct or wn < wt else ""))
-  return Claim(text, origin, reason, fisher(c, cn, w, wn, names=("cold", "warm")))
+  test = fisher(c, cn, w, wn, names=("cold", "warm"))
+  if cn:
+    test = dataclasses.replace(
+        test, method="Fisher exact; against: binomial (cold rate < 1/2)",
+        p_against=float(scipy.stats.binom.cdf(c, cn, 0.5)))
+  return Claim(text, origin, reason, test)
 
 
 def status_text(runs: Sequence[Run]) -> str:
