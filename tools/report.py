@@ -85,8 +85,9 @@ REVISITED = "verdicts_revisited.md"  # hand-written notes on the verdicts that c
 # run per seed there.
 STEP_SECONDS = {"seed000/dcgan": 0.075, "seed000/wgan": 0.23, "seed000/wgan_gp": 0.29,
                 "seed004": 0.008, "seed004/wgan_wc": 0.03, "seed004/wgan_gp": 0.035,
-                "dirac": 0.01, "methods": 0.075}
-EVAL_SECONDS = {"seed000": 6.0, "seed004": 3.0, "dirac": 0.3, "methods": 8.0}
+                "dirac": 0.01, "methods": 0.075, "seed004_60k": 0.008,
+                "seed004_60k/wgan_wc": 0.03, "seed004_60k/wgan_gp": 0.035}
+EVAL_SECONDS = {"seed000": 6.0, "seed004": 3.0, "dirac": 0.3, "methods": 8.0, "seed004_60k": 3.0}
 RUN_SECONDS = 20.0
 DIRAC_SECONDS = 45.0  # the Dirac-GAN dynamics lab
 
