@@ -1,4 +1,4 @@
-"""Class-conditional GANs (issue 19): projection discriminator or AC-GAN.
+"""Class-conditional GANs: projection discriminator or AC-GAN.
 
 `--config=experiments/conditional.py:<method>[,<dataset>][,runlocal]` with
 method projection (Miyato & Koyama 2018) or acgan (Odena et al. 2017) and

@@ -10,8 +10,8 @@ critic steps and optimizers exactly as in the report:
 | wgan_gp | wasserstein    | 5 | Adam 1e-4, b1 0.5, b2 0.9  | GP lambda 10           |
 
 `dcgan_sn` is `dcgan` with a spectrally normalized discriminator
-(`model.d_spectral_norm`; Miyato et al. 2018), the report's SN-vs-no-SN pair
-(issue 19); it is not one of the seed's algorithms (`ALGOS`).
+(`model.d_spectral_norm`; Miyato et al. 2018), the report's SN-vs-no-SN pair;
+it is not one of the seed's algorithms (`ALGOS`).
 
 `--config=experiments/seed000_table1.py:<algo>[,<dataset>][,runlocal]` with
 dataset fashion_mnist (default), mnist_5k or mnist. The step budget (1,000

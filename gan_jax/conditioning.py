@@ -1,4 +1,4 @@
-"""Class-conditional GANs: G(z, y) and D(x, y) for labelled data (issue 19).
+"""Class-conditional GANs: G(z, y) and D(x, y) for labelled data.
 
 `config.conditioning.method` picks an entry of CONDITIONINGS ("none": the
 unconditional GAN, the default):

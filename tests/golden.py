@@ -1,6 +1,6 @@
 """Golden outputs: the state and metrics after a few steps of representative configs.
 
-Recorded before a refactor of the train step (issue 16) and checked by
+Recorded before a refactor of the train step and checked by
 tests/test_golden.py, so the refactor is proven behaviour-preserving:
   python tests/golden.py            # records tests/golden/*.json and .npz
 

@@ -333,7 +333,7 @@ def test_smoke_report_trains_reuses_and_writes_readme(tmp_path):
     assert os.path.getsize(tmp_path / png) > 1000, png
   assert "**Section seed000 is not in this report yet**: 0 of its 5 runs" in readme
   assert "--sections=seed000` trains the rest" in readme
-  # A later sitting runs one section: the README still holds the other finished one.
+  # A later invocation runs one section: the README still holds the other finished one.
   again = report.make_report(dataclasses.replace(opts, sections=("seed004",)))
   assert [s.name for s in again] == ["dirac", "seed004"]
   assert all(r.reused for _, r in again[0].runs + again[1].runs)

@@ -45,7 +45,7 @@ and names the missing ones with the command that trains them),
 OUT/<section>/*.md and *.png, and the runs in OUT/<section>/runs/. A rerun
 reuses every finished run (a run that stopped on a non-finite loss counts as
 finished) and resumes interrupted ones from their checkpoints, so a long
-report is built over several sittings; a folder holding a run of another
+report is built over several invocations; a folder holding a run of another
 config is an error. The estimate printed up front comes from STEP_SECONDS.
 """
 
@@ -574,7 +574,7 @@ def write_readme(opts: Options, sections: list[report_sections.Section], *,
            + ", ".join(f"{k} {v / 60:.1f} min" for k, v in section_seconds.items())
            + "). Reused runs cost nothing here; the tables give their original time. "
            "Training wall time of the runs in this report, summed over runs as each was "
-           "measured (on the machines of the sittings that trained them): "
+           "measured (on the machines of the invocations that trained them): "
            + ", ".join(f"{s.name} {_run_hours(s):.1f} h" for s in sections) + ".", ""]
   if earlier:
     lines += ["Sections " + ", ".join(earlier) + " come from runs an earlier invocation "
@@ -666,7 +666,7 @@ def make_report(opts: Options) -> list[report_sections.Section]:
   The README also holds every other section with runs an earlier invocation
   finished in OUT at these budgets (rebuilt from them, nothing trained); a
   section is built from the runs that finished and names the missing ones with
-  the command that trains them, so a report built over several sittings always
+  the command that trains them, so a report built over several invocations always
   reads as one.
   """
   unknown = set(opts.sections) - set(SECTIONS)
