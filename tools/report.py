@@ -384,20 +384,19 @@ def _grid_plan(opts: Options, folder: str, module, datasets: Sequence[str],
 
 
 def _longer_cell(opts: Options, name: str, dataset: str, *, label: str, workdir: str,
-                 factor: int, seeds: int, eval_points: int) -> list:
-  """seed000_table1's `name` on `dataset` at `factor` times the seed 000 budget of
-  `opts`, with `seeds` seeds, in `workdir`; its runs are named dataset/label."""
+                 num_steps: int, seeds: int, eval_points: int) -> list:
+  """seed000_table1's `name` on `dataset` for `num_steps` G steps, with `seeds`
+  seeds, in `workdir`; its runs are named dataset/label."""
   arg = f"{name},{dataset}" + (",runlocal" if opts.smoke else "")
   return cell_runs(lambda s, arg=arg: seed000_table1.get_config(arg), workdir=workdir,
                    name=f"{dataset}/{label}", opts=dataclasses.replace(
                        opts, seeds=min(opts.seeds, seeds)),
-                   num_steps=factor * steps_for(opts.seed000_steps, name),
-                   eval_points=eval_points, vmap=opts.vmap_seeds)
+                   num_steps=num_steps, eval_points=eval_points, vmap=opts.vmap_seeds)
 
 
 # DCGAN's loss-vs-quality claim again at 3x the budget (the methods section's long
-# no-SN cell, 2 seeds) and at the seed's own 15,000 G steps (FULL_FACTOR x the cpu
-# budget, 3 seeds), so a reader sees whether that verdict moves with the budget.
+# no-SN cell, 2 seeds) and at the seed's own 15,000 G steps (3 seeds), so a reader
+# sees whether that verdict moves with the budget.
 FULL_STEPS, FULL_EVAL_POINTS = 15000, 30
 
 
@@ -412,12 +411,13 @@ def seed000_plan(opts: Options, folder: str) -> dict[tuple[str, str], list]:
     return plan
   dataset = opts.datasets[0]
   plan[(dataset, f"dcgan{LONG_SUFFIX}")] = _longer_cell(
-      opts, "dcgan", dataset, label=f"dcgan{LONG_SUFFIX}", factor=SN_LONG_FACTOR, seeds=SN_LONG_SEEDS,
+      opts, "dcgan", dataset, label=f"dcgan{LONG_SUFFIX}", num_steps=SN_LONG_FACTOR * base_steps,
+      seeds=SN_LONG_SEEDS,
       eval_points=opts.seed000_eval_points,
       workdir=os.path.join(opts.out, "methods", "runs_long", dataset, "dcgan"))
-  full = FULL_STEPS // base_steps if not opts.smoke else 2 * SN_LONG_FACTOR
+  full = FULL_STEPS if not opts.smoke else 2 * SN_LONG_FACTOR * base_steps
   plan[(dataset, "dcgan_full")] = _longer_cell(
-      opts, "dcgan", dataset, label="dcgan_full", factor=full, seeds=3,
+      opts, "dcgan", dataset, label="dcgan_full", num_steps=full, seeds=3,
       eval_points=FULL_EVAL_POINTS if not opts.smoke else opts.seed000_eval_points,
       workdir=os.path.join(folder, "runs_full", dataset, "dcgan"))
   return plan
@@ -454,7 +454,8 @@ def methods_plan(opts: Options, folder: str) -> dict[tuple[str, str], list]:
   # the ordering at one budget holds at a longer one.
   for name in ("dcgan", "dcgan_sn"):
     plan[(dataset, f"{name}{LONG_SUFFIX}")] = _longer_cell(
-        opts, name, dataset, label=f"{name}{LONG_SUFFIX}", factor=SN_LONG_FACTOR, seeds=SN_LONG_SEEDS,
+        opts, name, dataset, label=f"{name}{LONG_SUFFIX}",
+        num_steps=SN_LONG_FACTOR * steps_for(opts.seed000_steps, name), seeds=SN_LONG_SEEDS,
         eval_points=opts.seed000_eval_points,
         workdir=os.path.join(folder, "runs_long", dataset, name))
   return plan
@@ -539,12 +540,13 @@ def compute_line() -> str:
 
 
 def section_command(opts: Options, name: str) -> str:
-  """This invocation's command line with `--sections` set to `name` alone."""
+  """This invocation's command line with `--sections` set to `name` alone and
+  without its `--runs` filter (which may name another section's runs)."""
   words, skip = [], False
   for word in opts.command.split():
-    if not skip and not word.startswith("--sections"):
+    if not skip and not word.startswith(("--sections", "--runs")):
       words.append(word)
-    skip = word == "--sections"  # `--sections a,b`: its value is the next word
+    skip = word in ("--sections", "--runs")  # `--sections a,b`: the value is the next word
   return " ".join((words or ["python", "-m", "tools.report"]) + [f"--sections={name}"])
 
 
