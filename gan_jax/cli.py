@@ -16,6 +16,7 @@ import time
 from typing import Callable, Sequence
 
 from absl import flags
+from absl import logging
 
 from gan_jax.errors import GanJaxError, StopRequested
 
@@ -23,6 +24,15 @@ USER_ERRORS = (GanJaxError, ValueError, OSError)
 
 _TRACEBACK = flags.DEFINE_bool("traceback", False,
                                "Show the full traceback of a gan_jax error (not one line).")
+
+
+class QuietLibraries(logging.logging.Filter):
+  """Drops orbax's per-save INFO chatter and JAX's backend probing ('Unable to
+  initialize backend tpu'); their warnings and errors still show."""
+
+  def filter(self, record):
+    return record.levelno >= logging.logging.WARNING or not (
+        "/orbax/" in record.pathname or record.pathname.endswith("xla_bridge.py"))
 
 
 def one_line(error: BaseException) -> str:

@@ -231,22 +231,31 @@ def with_model_blocks(recorded: Mapping[str, Any]) -> dict[str, Any]:
   return {**recorded, "model": moved}
 
 
+def fill_defaults(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+  """`values` (a nested dict) with every field of `defaults` it lacks, at its default."""
+  out = dict(values)
+  for key, default in defaults.items():
+    if key not in out:
+      out[key] = default
+    elif isinstance(default, Mapping) and isinstance(out[key], Mapping):
+      out[key] = fill_defaults(out[key], default)
+  return out
+
+
+def difference(defaults: Mapping[str, Any], config: Mapping[str, Any]) -> str:
+  """The fields of `config` that differ from `defaults` (nested dicts), one
+  `  path = value` per line, or '  (none)'."""
+  changes = changed_fields(defaults, config)
+  return "\n".join(f"  {k} = {new!r}" for k, (_, new) in changes.items()) or "  (none)"
+
+
 def upgrade_recorded(recorded: Mapping[str, Any]) -> dict[str, Any]:
   """A recorded config (nested dict, e.g. an old config.json) in the current
   schema: a field the schema moved is at its new place, with its recorded value,
   and a field the schema gained since is at its base default (an added field's
   default keeps what the code did before the field existed)."""
   from gan_jax.configs import base  # pylint: disable=g-import-not-at-top
-
-  def fill(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(values)
-    for key, default in defaults.items():
-      if key not in out:
-        out[key] = default
-      elif isinstance(default, Mapping) and isinstance(out[key], Mapping):
-        out[key] = fill(out[key], default)
-    return out
-  return fill(with_model_blocks(recorded), base.get_config().to_dict())
+  return fill_defaults(with_model_blocks(recorded), base.get_config().to_dict())
 
 
 def _same_computation(path: str, value: Any) -> Any:

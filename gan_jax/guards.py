@@ -46,15 +46,17 @@ def _worst(tree: Any, measure: Callable[[np.ndarray], float]) -> tuple[str, floa
   return worst
 
 
-def check_state(state: Any, *, step: int, max_magnitude: float, last_good: str) -> None:
+def check_state(state: Any, *, step: int, max_magnitude: float, last_good: str,
+                bounded_fields: tuple[str, ...] = BOUNDED_FIELDS) -> None:
   """Raises StateOutOfBoundsError if `state` (host arrays) holds a NaN or inf
   anywhere, or a weight / statistic above `max_magnitude` (0: no bound).
 
   Args:
-    state: the GANState after `step`'s update.
+    state: the trainer's state after `step`'s update (a GANState by default).
     step: the step, for the message.
-    max_magnitude: the bound on |value| over BOUNDED_FIELDS.
+    max_magnitude: the bound on |value| over `bounded_fields`.
     last_good: the path of the newest checkpoint (or "none yet").
+    bounded_fields: the state's fields whose values are bounded.
   """
   name, _ = _worst(state, lambda a: 0.0 if np.isfinite(a).all() else np.inf)
   if name:
@@ -62,7 +64,7 @@ def check_state(state: Any, *, step: int, max_magnitude: float, last_good: str) 
         f"The state at step {step} (after its update) holds a non-finite value (first in "
         f"{name}); not checkpointed. Stopped; last good checkpoint: {last_good}")
   if max_magnitude > 0:
-    for field in BOUNDED_FIELDS:
+    for field in bounded_fields:
       name, value = _worst(getattr(state, field), lambda a: float(np.abs(a).max()))
       if value > max_magnitude:
         raise StateOutOfBoundsError(

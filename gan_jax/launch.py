@@ -1,5 +1,8 @@
 """Trains one experiment: `launch.py` / `gan-jax-train --config=experiments/X.py[:arg] --workdir=DIR`.
 
+The config's `trainer` picks what trains (gan_jax/trainers.py: the GAN trainer,
+or CycleGAN); both run the same resumable loop (gan_jax/runloop.py).
+
 Overrides go on the command line, e.g. `--config.train.num_steps=200`; the
 config is locked, so a misspelt field is an error. With `--sweep`, the config
 file's `get_sweep([arg])` lists override sets (see gan_jax/sweep.py); run i
@@ -23,25 +26,8 @@ from absl import logging
 from ml_collections import config_flags
 
 from gan_jax import cli
-from gan_jax import config_checks
 from gan_jax import sweep
-from gan_jax import train
-from gan_jax.configs import base
-
-
-class _QuietLibraries(logging.logging.Filter):
-  """Drops orbax's per-save INFO chatter and JAX's backend probing ('Unable to
-  initialize backend tpu'); their warnings and errors still show."""
-
-  def filter(self, record):
-    return record.levelno >= logging.logging.WARNING or not (
-        "/orbax/" in record.pathname or record.pathname.endswith("xla_bridge.py"))
-
-
-def config_difference(config) -> str:
-  """The config's fields that differ from gan_jax/configs/base.py, one per line."""
-  changes = config_checks.changed_fields(base.get_config().to_dict(), config.to_dict())
-  return "\n".join(f"  {k} = {new!r}" for k, (_, new) in changes.items()) or "  (none)"
+from gan_jax import trainers
 
 
 def define_flags() -> None:
@@ -61,12 +47,14 @@ def define_flags() -> None:
 
 @cli.user_errors_as_one_line
 def main(argv):
-  logging.get_absl_handler().addFilter(_QuietLibraries())
+  logging.get_absl_handler().addFilter(cli.QuietLibraries())
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected command-line arguments: {argv[1:]}")
   f = flags.FLAGS
-  logging.info("Config: gan_jax/configs/base.py with\n%s", config_difference(f.config))
-  train_fn = lambda c, w: train.train_and_evaluate(c, w, allow_config_change=f.allow_config_change)
+  trainer = trainers.trainer_of(f.config)
+  logging.info("Config: %s", trainer.describe_config(f.config))
+  train_fn = lambda c, w: trainers.train_and_evaluate(
+      c, w, allow_config_change=f.allow_config_change)
   if f.sweep:
     overrides = sweep.load_sweep(config_flags.get_config_filename(f["config"]))
     sweep.run_sweep(f.config, f.workdir, overrides, train_fn, keep_going=f.keep_going)

@@ -4,9 +4,9 @@ and provenance.json (what code and command produced each stretch of steps).
 `WorkdirLock` keeps a second process from training into the same workdir (a
 pid file; a lock whose process is gone is taken over with a warning).
 `record_config` writes config.json, and on resume refuses a config that
-changed in anything but `config_checks.RESUMABLE_FIELDS` unless asked to; the
-replaced config is kept in config_history/, so the folder always says which
-config produced which steps.
+changed in anything but the trainer's resumable fields (the GAN trainer's:
+`config_checks.RESUMABLE_FIELDS`) unless asked to; the replaced config is kept
+in config_history/, so the folder always says which config produced which steps.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import Any, Callable, Collection
 
 from absl import logging
 import ml_collections
@@ -102,17 +102,23 @@ def _format_change(path: str, old: Any, new: Any) -> str:
   return f"{path}: {old!r} -> {new!r}"
 
 
+Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
+
+
 def check_resumable_config(config: ml_collections.ConfigDict, workdir: str, *,
-                           resume_step: int, allow_change: bool = False
+                           resume_step: int, allow_change: bool = False,
+                           resumable_fields: Collection[str] = config_checks.RESUMABLE_FIELDS,
+                           upgrade: Upgrade = config_checks.upgrade_recorded
                            ) -> tuple[dict | None, dict[str, tuple]]:
   """(the recorded config.json or None, its changes in `config`) for a run
   resumed at `resume_step`; writes nothing. Run before the checkpoint is
   restored, so a changed architecture is reported as a changed config rather
-  than as a shape mismatch.
+  than as a shape mismatch. `upgrade` reads the recorded config in the current
+  schema (a field added since reads as its default).
 
   Raises:
-    ConfigError: the config changed in a field outside
-      `config_checks.RESUMABLE_FIELDS` and not `allow_change`.
+    ConfigError: the config changed in a field outside `resumable_fields`
+      and not `allow_change`.
   """
   path = os.path.join(workdir, "config.json")
   old = None
@@ -125,9 +131,8 @@ def check_resumable_config(config: ml_collections.ConfigDict, workdir: str, *,
   if old is None or resume_step <= 0:  # with no step trained, nothing to keep
     return old, {}
   # A field the schema moved or added since the run was recorded reads as recorded / default.
-  changes = config_checks.changed_fields(config_checks.upgrade_recorded(old),
-                                         json.loads(config.to_json_best_effort()))
-  refused = {k: v for k, v in changes.items() if k not in config_checks.RESUMABLE_FIELDS}
+  changes = config_checks.changed_fields(upgrade(old), json.loads(config.to_json_best_effort()))
+  refused = {k: v for k, v in changes.items() if k not in resumable_fields}
   if refused and not allow_change:
     listed = "; ".join(_format_change(k, *v) for k, v in refused.items())
     raise ConfigError(
@@ -138,12 +143,14 @@ def check_resumable_config(config: ml_collections.ConfigDict, workdir: str, *,
 
 
 def record_config(config: ml_collections.ConfigDict, workdir: str, *, resume_step: int,
-                  allow_change: bool = False) -> None:
+                  allow_change: bool = False,
+                  resumable_fields: Collection[str] = config_checks.RESUMABLE_FIELDS,
+                  upgrade: Upgrade = config_checks.upgrade_recorded) -> None:
   """Writes `config` to `<workdir>/config.json` (atomically).
 
   On a resumed run (a checkpoint and a config.json there) a change outside
-  `config_checks.RESUMABLE_FIELDS` is refused unless `allow_change`
-  (`check_resumable_config`); any change keeps the old file as
+  `resumable_fields` is refused unless `allow_change` (`check_resumable_config`,
+  with `upgrade`); any change keeps the old file as
   config_history/config_step_<resume_step>.json.
 
   Raises:
@@ -152,7 +159,8 @@ def record_config(config: ml_collections.ConfigDict, workdir: str, *, resume_ste
   """
   path = os.path.join(workdir, "config.json")
   old, changes = check_resumable_config(config, workdir, resume_step=resume_step,
-                                        allow_change=allow_change)
+                                        allow_change=allow_change,
+                                        resumable_fields=resumable_fields, upgrade=upgrade)
   if old is not None and resume_step > 0:
     if not changes:
       return

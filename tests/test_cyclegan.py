@@ -1,6 +1,7 @@
 """CycleGAN (gan_jax/cyclegan): losses against closed forms, the networks'
 shapes and per-example independence, D training on pooled fakes, and a
-runlocal run: grid, checkpoints, bit-exact resume, refused config change."""
+runlocal run: grid, checkpoints, bit-exact resume, refused config change; the
+shared run loop's guards and config history, and the trainer registry."""
 
 import json
 import os
@@ -14,10 +15,11 @@ import pytest
 from PIL import Image
 
 from experiments import cyclegan_fashion_mnist
-from gan_jax import tricks, writers
+from gan_jax import trainers, tricks, writers
+from gan_jax.configs import base
 from gan_jax.cyclegan import data, evaluate, losses, models, steps, train
 from gan_jax.cyclegan.state import create_state
-from gan_jax.errors import ConfigError
+from gan_jax.errors import ConfigError, StateOutOfBoundsError
 
 
 def _random(shape, seed):
@@ -215,3 +217,31 @@ def test_runlocal_run_writes_grid_checkpoints_and_resumes_bit_identically(tmp_pa
   changed.train.num_steps = 9
   with pytest.raises(ConfigError, match=r"loss.cycle_weight: 10.0 -> 5.0"):
     train.train_and_evaluate(changed, resumed)
+
+
+def test_the_config_names_its_trainer_and_an_unknown_one_is_refused():
+  assert trainers.trainer_of(_runlocal()).name == "cyclegan"
+  assert trainers.trainer_of(base.get_config()).name == "gan"
+  bad = base.get_config()
+  bad.trainer = "cyclegn"
+  with pytest.raises(ConfigError, match="Unknown trainer 'cyclegn'; valid choices: cyclegan, gan"):
+    trainers.trainer_of(bad)
+
+
+def test_cyclegan_runs_the_shared_guards_and_keeps_a_changed_config_in_history(tmp_path):
+  tiny_bound = _runlocal()
+  tiny_bound.train.max_param_magnitude = 1e-3  # below the initial weights
+  with pytest.raises(StateOutOfBoundsError, match="max_param_magnitude = 0.001"):
+    trainers.train_and_evaluate(tiny_bound, str(tmp_path / "bounded"))
+  assert not os.listdir(tmp_path / "bounded" / "checkpoints")
+
+  short = _runlocal()
+  short.train.num_steps = 3
+  trainers.train_and_evaluate(short, str(tmp_path / "run"))
+  changed = _runlocal()
+  changed.loss.cycle_weight = 5.0
+  state = trainers.train_and_evaluate(changed, str(tmp_path / "run"), allow_config_change=True)
+  assert int(state.step) == 6
+  kept = tmp_path / "run" / "config_history" / "config_step_3.json"
+  assert json.load(open(kept))["loss"]["cycle_weight"] == 10.0
+  assert json.load(open(tmp_path / "run" / "config.json"))["loss"]["cycle_weight"] == 5.0

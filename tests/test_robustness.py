@@ -22,7 +22,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from experiments import toy_ring
-from gan_jax import checkpoints, config_checks, guards, train, viz, writers
+from gan_jax import checkpoints, config_checks, guards, runloop, train, viz, writers
 from gan_jax import workdir as workdir_lib
 from gan_jax.data import images
 from gan_jax.errors import (ConfigError, CorruptCheckpointError, NonFiniteLossError,
@@ -398,7 +398,7 @@ def test_a_failing_sample_write_is_a_warning_after_the_checkpoint(tmp_path, monk
 def test_a_stop_saves_the_current_step_and_resumes_exactly(tmp_path, monkeypatch):
   straight = train.train_and_evaluate(_toy(num_steps=8, log_every=4, checkpoint_every=4),
                                       str(tmp_path / "straight"))
-  real_agreed = train._stop_agreed  # pylint: disable=protected-access
+  real_agreed = runloop._stop_agreed  # pylint: disable=protected-access
   calls = []
 
   def signal_during_step_3(stop, *, log_now):
@@ -406,7 +406,7 @@ def test_a_stop_saves_the_current_step_and_resumes_exactly(tmp_path, monkeypatch
     if len(calls) == 3:
       stop.requested = signal.SIGTERM
     return real_agreed(stop, log_now=log_now)
-  monkeypatch.setattr(train, "_stop_agreed", signal_during_step_3)
+  monkeypatch.setattr(runloop, "_stop_agreed", signal_during_step_3)
   with pytest.raises(StopRequested, match="SIGTERM after step 3") as info:
     train.train_and_evaluate(_toy(num_steps=8, log_every=4, checkpoint_every=4),
                              str(tmp_path / "stopped"))

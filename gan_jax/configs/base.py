@@ -29,6 +29,7 @@ def optimizer_config(**overrides) -> ml_collections.ConfigDict:
 
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
+  config.trainer = "gan"      # gan | cyclegan (gan_jax.trainers; CycleGAN: configs/cyclegan.py)
   config.seed = 0
   config.num_seeds = 1        # > 1: vmap the whole state over seeds seed, seed+1, ...
   config.parallel = ml_collections.ConfigDict(dict(

@@ -38,7 +38,6 @@ import numpy as np
 from gan_jax import cli
 from gan_jax.checkpoints import Checkpointer
 from gan_jax.cyclegan import data
-from gan_jax.cyclegan.launch import QuietLibraries
 from gan_jax.cyclegan import steps
 from gan_jax.cyclegan.state import create_state
 from gan_jax.data import images as images_lib
@@ -141,7 +140,7 @@ def define_flags() -> None:
 
 @cli.user_errors_as_one_line
 def main(argv):
-  logging.get_absl_handler().addFilter(QuietLibraries())
+  logging.get_absl_handler().addFilter(cli.QuietLibraries())
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected command-line arguments: {argv[1:]}")
   evaluate_run(flags.FLAGS.workdir, step=flags.FLAGS.step)
