@@ -164,6 +164,23 @@ def get_objective(name: str) -> Objective:
   return OBJECTIVES.get(name)
 
 
+def per_example(loss_fn, **logits: Array) -> Array:
+  """An elementwise objective function's loss for logits of any shape [B, ...]
+  (a patch discriminator's [B, h, w]): `loss_fn` ([B] -> [B], e.g. an
+  `Objective`'s `d_loss` or `g_loss`) applied to every logit, then averaged
+  over all axes but the first; [B].
+
+  Raises:
+    ValueError: the logits differ in shape or have no batch axis.
+  """
+  shapes = {key: tuple(jnp.shape(value)) for key, value in logits.items()}
+  first = next(iter(shapes.values()))
+  if len(set(shapes.values())) != 1 or not first or first[0] == 0:
+    raise ValueError(f"expected logits of one shape [B, ...] with B >= 1, got {shapes}")
+  losses = loss_fn(**{key: jnp.reshape(value, (-1,)) for key, value in logits.items()})
+  return jnp.reshape(losses, (first[0], -1)).mean(axis=1)
+
+
 def _check_logits(**logits: Array) -> None:
   """Checks every argument is [B] and that all share the same B."""
   sizes = set()

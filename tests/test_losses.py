@@ -289,3 +289,20 @@ def test_fgan_variational_bound_is_tight_at_optimal_critic(div):
   assert bound == pytest.approx(independent, abs=1e-10)
   np.testing.assert_allclose(grad, 0.0, atol=1e-10)  # stationary in v
   assert perturbed < bound  # and a maximum
+
+
+@pytest.mark.parametrize("name", ["least_squares", "non_saturating", "hinge", "wasserstein"])
+def test_per_example_averages_an_objective_over_every_logit_of_an_example(name):
+  objective = losses.get_objective(name)
+  rng = np.random.default_rng(0)
+  real, fake = (rng.normal(size=(3, 4, 5)).astype(np.float32) for _ in range(2))
+  d = losses.per_example(objective.d_loss, real_logits=real, fake_logits=fake)
+  by_hand = [np.mean(objective.d_loss(real_logits=real[i].ravel(), fake_logits=fake[i].ravel()))
+             for i in range(3)]
+  np.testing.assert_allclose(d, by_hand, rtol=1e-6)
+  # [B] logits: the objective itself.
+  np.testing.assert_array_equal(
+      losses.per_example(objective.g_loss, fake_logits=fake[:, 0, 0]),
+      objective.g_loss(fake_logits=fake[:, 0, 0]))
+  with pytest.raises(ValueError, match="one shape"):
+    losses.per_example(objective.d_loss, real_logits=real, fake_logits=fake[:, :3])

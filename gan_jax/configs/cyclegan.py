@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from gan_jax.configs import base
+
 
 def get_config() -> ml_collections.ConfigDict:
   """The complete CycleGAN config: sneakers (A) <-> ankle boots (B) of Fashion-MNIST."""
@@ -33,8 +35,8 @@ def get_config() -> ml_collections.ConfigDict:
       cycle_weight=10.0,        # lambda
       identity_scale=0.5,       # identity weight = identity_scale * lambda
   ))
-  config.optimizer = ml_collections.ConfigDict(dict(
-      learning_rate=2e-4, b1=0.5, b2=0.999, eps=1e-8))  # all four networks
+  config.optimizer = base.optimizer_config(  # all four networks (gan_jax/optimizers.py)
+      learning_rate=2e-4, b1=0.5, b2=0.999, eps=1e-8)
   config.pool = ml_collections.ConfigDict(dict(
       size=50,                  # stored fakes per discriminator (0: no pool)
       share=0.5,                # share of D's fake batch swapped with stored fakes

@@ -24,7 +24,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from gan_jax import losses as gan_losses
+
 Array = jax.Array
+_LEAST_SQUARES = gan_losses.get_objective("least_squares")
 
 
 def _check_same_shape(**arrays: Array) -> None:
@@ -54,7 +57,8 @@ def _two_domain_l1(*, real_a: Array, out_a: Array, real_b: Array, out_b: Array,
 
 
 def lsgan_d_loss(*, real_logits: Array, fake_logits: Array) -> Array:
-  """Least-squares D loss 1/2 (mean_p (D(real) - 1)^2 + mean_p D(fake)^2).
+  """Least-squares D loss 1/2 (mean_p (D(real) - 1)^2 + mean_p D(fake)^2): the
+  `least_squares` objective's D loss (gan_jax/losses.py) averaged over patches.
 
   Args:
     real_logits: D's outputs on real images [B, ...] (patches after B).
@@ -66,22 +70,25 @@ def lsgan_d_loss(*, real_logits: Array, fake_logits: Array) -> Array:
   Raises:
     ValueError: the shapes differ or the batch is empty.
   """
-  _check_same_shape(real_logits=real_logits, fake_logits=fake_logits)
-  return 0.5 * (_per_example_mean(jnp.square(real_logits - 1.0))
-                + _per_example_mean(jnp.square(fake_logits)))
+  return gan_losses.per_example(_LEAST_SQUARES.d_loss, real_logits=real_logits,
+                                fake_logits=fake_logits)
 
 
 def lsgan_g_loss(*, fake_logits: Array) -> Array:
-  """Least-squares generator loss mean_p (D(fake) - 1)^2.
+  """Least-squares generator loss mean_p (D(fake) - 1)^2: twice the
+  `least_squares` objective's G loss (f - 1)^2 / 2 averaged over patches (the
+  reference code's MSELoss has no 1/2 on G's side).
 
   Args:
     fake_logits: D's outputs on generated images [B, ...].
 
   Returns:
     [B] per-example losses.
+
+  Raises:
+    ValueError: the batch is empty.
   """
-  _check_same_shape(fake_logits=fake_logits)
-  return _per_example_mean(jnp.square(fake_logits - 1.0))
+  return 2.0 * gan_losses.per_example(_LEAST_SQUARES.g_loss, fake_logits=fake_logits)
 
 
 def cycle_loss(*, real_a: Array, cycled_a: Array, real_b: Array, cycled_b: Array) -> Array:

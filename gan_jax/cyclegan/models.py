@@ -24,18 +24,19 @@ by instance norm have no bias (the norm removes it). Differences from the
 paper: zero 'SAME' padding instead of reflection padding, fewer and narrower
 layers, and a smaller patch discriminator, all for 28x28 images on a CPU.
 
-`conv_impl` picks how the (transposed) convolutions are computed
-(`gan_jax.conv.conv_modules`: 'auto' is the fast CPU path on a CPU and XLA's
-own on GPU); every choice has the same parameter tree.
+The (transposed) convolution constructors are injected (`conv`,
+`conv_transpose`; `gan_jax.conv.conv_modules(config.model.conv_impl)` in
+cyclegan/state.py: 'auto' is the fast CPU path on a CPU and XLA's own on GPU);
+every choice has the same parameter tree.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-
-from gan_jax.conv import conv_modules
 
 LEAKY_SLOPE = 0.2
 NORM_EPSILON = 1e-5
@@ -63,17 +64,19 @@ class ResnetGenerator(nn.Module):
     features: channels f of the first layer (doubled at each downsampling).
     num_downsamplings: stride-2 convolutions d (and as many upsamplings).
     num_res_blocks: residual blocks r at the lowest resolution.
-    conv_impl: see `gan_jax.conv.layers.CONV_IMPLS` (or 'auto').
+    conv, conv_transpose: the convolution constructors (`gan_jax.conv.conv_modules`;
+      flax's own by default).
   """
   features: int = 32
   num_downsamplings: int = 2
   num_res_blocks: int = 3
-  conv_impl: str = "auto"
+  conv: Callable[..., nn.Module] = nn.Conv
+  conv_transpose: Callable[..., nn.Module] = nn.ConvTranspose
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     _check_image(x, self.num_downsamplings, "ResnetGenerator")
-    conv, conv_transpose = conv_modules(self.conv_impl)
+    conv, conv_transpose = self.conv, self.conv_transpose
     channels = x.shape[-1]
     h = nn.relu(instance_norm()(conv(self.features, (7, 7), strides=(1, 1), padding="SAME",
                                      use_bias=False)(x)))
@@ -100,11 +103,11 @@ class PatchDiscriminator(nn.Module):
   Attributes:
     features: channels f of the first layer (doubled at each later layer).
     num_downsamplings: stride-2 convolutions d (>= 1).
-    conv_impl: see `gan_jax.conv.layers.CONV_IMPLS` (or 'auto').
+    conv: the convolution constructor (`gan_jax.conv.conv_modules`; flax's own by default).
   """
   features: int = 32
   num_downsamplings: int = 2
-  conv_impl: str = "auto"
+  conv: Callable[..., nn.Module] = nn.Conv
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -112,7 +115,7 @@ class PatchDiscriminator(nn.Module):
       raise ValueError(f"PatchDiscriminator needs num_downsamplings >= 1, got "
                        f"{self.num_downsamplings}")
     _check_image(x, self.num_downsamplings, "PatchDiscriminator")
-    conv, _ = conv_modules(self.conv_impl)
+    conv = self.conv
     h = nn.leaky_relu(conv(self.features, (4, 4), strides=(2, 2), padding="SAME")(x),
                       LEAKY_SLOPE)
     for k in range(1, self.num_downsamplings + 1):

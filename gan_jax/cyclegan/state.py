@@ -18,6 +18,8 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from gan_jax import optimizers
+from gan_jax.conv import conv_modules
 from gan_jax import tricks
 from gan_jax.cyclegan import models
 
@@ -74,19 +76,20 @@ def pool_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
 def make_networks(config: ml_collections.ConfigDict) -> tuple[nn.Module, nn.Module]:
   """(generator, discriminator) modules of the `config.model` block."""
   m = config.model
+  conv, conv_transpose = conv_modules(m.conv_impl)
   generator = models.ResnetGenerator(features=m.gen_features,
                                      num_downsamplings=m.num_downsamplings,
-                                     num_res_blocks=m.num_res_blocks, conv_impl=m.conv_impl)
+                                     num_res_blocks=m.num_res_blocks, conv=conv,
+                                     conv_transpose=conv_transpose)
   discriminator = models.PatchDiscriminator(features=m.disc_features,
-                                            num_downsamplings=m.num_downsamplings,
-                                            conv_impl=m.conv_impl)
+                                            num_downsamplings=m.num_downsamplings, conv=conv)
   return generator, discriminator
 
 
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  """Adam of the `config.optimizer` block (constant learning rate)."""
-  o = config.optimizer
-  return optax.adam(o.learning_rate, b1=o.b1, b2=o.b2, eps=o.eps)
+  """The optimizer of the `config.optimizer` block (`gan_jax.optimizers`; Adam
+  at a constant learning rate by default)."""
+  return optimizers.make_optimizer(config.optimizer)
 
 
 def create_state(config: ml_collections.ConfigDict, *,
