@@ -5,7 +5,8 @@ b1 0.5) for both networks, both updates on the same latents (one G forward
 pass, `share_latents`), 12,000 generator steps (6.4 epochs), samples and
 scores from an EMA of G (decay 0.995), scored every 1,000 steps on 2,000
 samples with the in-domain extractor. How each setting was chosen (one change
-at a time, measured with tools/tune_main.py) is in the README.
+at a time; `tricks.ema_candidates` scores several EMAs in one run) is in
+results/main_job/README.md.
 `experiments/seed000_table1.py:dcgan` keeps the seed's exact settings (batch
 50, lr 2e-4, no EMA). `--config=experiments/dcgan_fashion_mnist.py:runlocal`
 gives a tiny smoke run.

@@ -117,6 +117,7 @@ RULES: dict[str, Rule] = {
     "tricks.consensus": _float(), "tricks.ema_decay": _FRACTION, "tricks.ema_start": _int(),
     "tricks.fake_pool_size": _int(), "tricks.fake_pool_share": _float(0.0, 1.0),
     "tricks.diffaugment": Rule(str, choices=DIFFAUGMENT_POLICIES, separator=","),
+    "tricks.ema_candidates": Rule(str),  # its entries: tricks.parse_ema_candidates
     "tricks.diffaugment_strength": _float(),
     "conditioning.num_classes": _int(2), "conditioning.class_loss_weight": _float(),
     "warm_start.step": _int(),

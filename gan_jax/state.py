@@ -137,7 +137,8 @@ def create_state(config: ml_collections.ConfigDict, *, sample_shape: tuple[int, 
   tricks = config.tricks
   history = tricks.historical_averaging > 0
   on = tricks.to_dict()
-  kept = {t.name: t.init(tuple(sample_shape), tricks=on)
+  kept = {t.name: tricks_lib.init_kept(t, tuple(sample_shape), tricks=on,
+                                      g_params=g_vars["params"])
           for kind in tricks_lib.KINDS for t in tricks_lib.enabled(on, kind) if t.init is not None}
   return GANState(
       step=jnp.zeros((), jnp.int32), rng=rng,

@@ -48,6 +48,7 @@ from gan_jax import guards
 from gan_jax import models
 from gan_jax import parallel
 from gan_jax import runloop
+from gan_jax import tricks
 from gan_jax import viz
 from gan_jax.checkpoints import Checkpointer, load_run_config
 from gan_jax.errors import ConfigError, NonFiniteLossError, StopRequested  # noqa: F401
@@ -194,12 +195,23 @@ class GANJob:
             f"{self.runner.backend} on {self.runner.num_devices} device(s), {self.num_seeds} "
             f"seed(s); {num_steps} steps from step {start}")
 
+  def _scores(self, state: GANState) -> dict[str, float]:
+    """The evaluator's scores of one seed's state, and with `tricks.ema_candidates`
+    each candidate EMA's `eval/` scores as `ema_candidates/<name>/<score>`."""
+    scores = dict(self.evaluator(state))
+    names = tricks.ema_candidate_names(self.config.tricks.ema_candidates)
+    for name, params in zip(names, (state.trick_state or {}).get("ema_candidates", [])):
+      candidate = self.evaluator(state.replace(ema_params=params))
+      scores.update({f"ema_candidates/{name}/{k[len('eval/'):]}": v
+                     for k, v in candidate.items() if k.startswith("eval/")})
+    return scores
+
   def evaluate(self, host_state: GANState) -> tuple[dict[str, float], dict[str, Any]]:
     if self.num_seeds > 1:
-      scores = [self.evaluator(parallel.select_seed(host_state, i))
+      scores = [self._scores(parallel.select_seed(host_state, i))
                 for i in range(self.num_seeds)]
     else:
-      scores = [self.evaluator(host_state)]
+      scores = [self._scores(host_state)]
     return (runloop.per_seed({k: [sc[k] for sc in scores] for k in scores[0]}, self.num_seeds),
             self.evaluator.info)
 
@@ -221,6 +233,7 @@ class GANTrainer:
   def check_config(self, config: ml_collections.ConfigDict) -> None:
     config_checks.validate_config(config)
     models.check_model_config(config.model)
+    tricks.parse_ema_candidates(config.tricks.ema_candidates)
 
   def upgrade_recorded(self, recorded: dict[str, Any]) -> dict[str, Any]:
     return config_checks.upgrade_recorded(recorded)

@@ -18,8 +18,9 @@ kind and the `config.tricks` field that switches it on (a non-zero value):
                    batch D trains on in each critic update, of the fresh one
                    (both the global batch under data parallelism), and the
                    trick's new state.
-A trick that keeps a state gives `init(sample_shape, *, tricks) -> kept`; the
-state lives in `GANState.trick_state[name]` and is checkpointed with the rest.
+A trick that keeps a state gives `init(sample_shape, *, tricks[, g_params]) -> kept`
+(`init_kept`); the state lives in `GANState.trick_state[name]` and is
+checkpointed with the rest.
 A trick may also log: `metrics(step, *, tricks) -> {name: []}`, added to the
 step's metrics. `enabled(tricks, kind)` lists the switched-on tricks of a kind
 in registration order; the step runs them in that order. The registered ones:
@@ -43,6 +44,10 @@ in registration order; the step runs them in that order. The registered ones:
                          field (grad_theta L_G, grad_psi L_D) (Mescheder 2017).
   generator EMA          theta_ema <- d theta_ema + (1 - d) theta after each G
                          update from `start` on (theta_ema = theta before).
+  EMA candidates         several such EMAs (`ema_candidates`: 'd@s,...') kept in
+                         trick_state beside training, which they do not touch,
+                         and each scored at every evaluation: one run measures
+                         every (decay, start) on the same trajectory.
   fake pool              historical generated batches (Shrivastava et al.
                          2017; CycleGAN's image pool): D's fake batch mixes
                          earlier fakes from a pool into the fresh ones.
@@ -54,6 +59,7 @@ in `models/`.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any, Callable, Mapping
 
 import jax
@@ -61,6 +67,7 @@ import jax.numpy as jnp
 import optax
 
 from gan_jax import augment
+from gan_jax.errors import ConfigError
 from gan_jax.registry import Registry
 
 Array = jax.Array
@@ -198,6 +205,15 @@ def register(name: str, *, kind: str, config_field: str, players: tuple[str, ...
   return add
 
 
+def init_kept(trick: Trick, sample_shape: tuple[int, ...], *, tricks: Mapping[str, Any],
+              g_params: PyTree) -> PyTree:
+  """The initial kept state of `trick` (which has an `init`), handed G's
+  initial parameters when its init names `g_params`."""
+  if "g_params" in inspect.signature(trick.init).parameters:
+    return trick.init(sample_shape, tricks=tricks, g_params=g_params)
+  return trick.init(sample_shape, tricks=tricks)
+
+
 def enabled(tricks: Mapping[str, Any], kind: str) -> tuple[Trick, ...]:
   """The registered tricks of `kind` that `tricks` (config.tricks as a dict) switches on."""
   out = []
@@ -261,6 +277,49 @@ def update_ema(state: Any, *, tricks: Mapping[str, Any]) -> Any:
   return state.replace(ema_params=ema_update(
       state.ema_params, state.g_params, decay=tricks["ema_decay"], step=state.step,
       start=tricks["ema_start"]))
+
+
+def parse_ema_candidates(text: str) -> tuple[tuple[float, int], ...]:
+  """'0.999@0,0.9995@1000' -> ((0.999, 0), (0.9995, 1000)); '' -> (); a bare
+  decay starts at 0.
+
+  Raises:
+    ConfigError: an entry that is not `decay@start` with 0 < decay < 1 and start >= 0.
+  """
+  out = []
+  for entry in filter(None, (e.strip() for e in text.split(","))):
+    decay, _, start = entry.partition("@")
+    try:
+      pair = (float(decay), int(start or 0))
+    except ValueError:
+      pair = None
+    if pair is None or not (0.0 < pair[0] < 1.0 and pair[1] >= 0):
+      raise ConfigError(f"config.tricks.ema_candidates: {entry!r} is not decay@start with "
+                        "0 < decay < 1 and an integer start >= 0 (e.g. '0.999@1000')")
+    out.append(pair)
+  return tuple(out)
+
+
+def ema_candidate_names(text: str) -> list[str]:
+  """The candidates' names in logged keys, e.g. 'ema0.999@1000'."""
+  return [f"ema{decay:g}@{start}" for decay, start in parse_ema_candidates(text)]
+
+
+def ema_candidates_init(sample_shape: tuple[int, ...], *, tricks: Mapping[str, Any],
+                        g_params: PyTree) -> list[PyTree]:
+  """One copy of G's initial parameters per candidate."""
+  del sample_shape
+  return [jax.tree.map(jnp.copy, g_params) for _ in parse_ema_candidates(tricks["ema_candidates"])]
+
+
+@register("ema_candidates", kind="state_update", config_field="ema_candidates",
+          init=ema_candidates_init)
+def update_ema_candidates(state: Any, *, tricks: Mapping[str, Any]) -> Any:
+  """Every candidate EMA after this generator update (`ema_update` each)."""
+  kept = state.trick_state["ema_candidates"]
+  new = [ema_update(ema, state.g_params, decay=decay, step=state.step, start=start)
+         for ema, (decay, start) in zip(kept, parse_ema_candidates(tricks["ema_candidates"]))]
+  return state.replace(trick_state={**state.trick_state, "ema_candidates": new})
 
 
 @register("historical_means", kind="state_update", config_field="historical_averaging")

@@ -187,6 +187,41 @@ def test_ema_state_survives_checkpoint_resume(tmp_path):
   chex.assert_trees_all_close(resumed.ema_params, straight.ema_params, rtol=1e-6)
 
 
+def test_ema_candidates_equal_the_ema_trick_on_one_trajectory_and_are_each_scored(tmp_path):
+  # The EMA trick at (0.5, 1) and candidate 0.5@1 beside it: the candidates do not feed
+  # back, so the trajectory is the EMA run's and candidate 0 is its ema_params, bit for bit.
+  single = _config(ema_decay=0.5, ema_start=1)
+  both = _config(ema_decay=0.5, ema_start=1, ema_candidates="0.5@1,0.9")
+  for c in (single, both):
+    c.eval.update(every_steps=3, num_samples=64)
+    c.train.update(num_steps=3, checkpoint_every=3, sample_every=3, log_every=3,
+                   progress_bar=False, num_grid_samples=16)
+  ema_run = train.train_and_evaluate(single, str(tmp_path / "ema"))
+  state = train.train_and_evaluate(both, str(tmp_path / "candidates"))
+  chex.assert_trees_all_equal(state.g_params, ema_run.g_params)
+  first, second = state.trick_state["ema_candidates"]
+  chex.assert_trees_all_equal(first, ema_run.ema_params)
+  leaves = lambda t: np.concatenate([np.ravel(x) for x in jax.tree.leaves(t)])
+  assert not np.allclose(leaves(second), leaves(first))  # 0.9 from step 0 is another average
+  from gan_jax import writers  # pylint: disable=g-import-not-at-top
+  row = [r for r in writers.read_metrics(str(tmp_path / "candidates")) if "num_fake" in r][-1]
+  scores = ("high_quality", "modes_covered", "modes_covered_loose", "num_modes")
+  for name in ("ema0.5@1", "ema0.9@0"):
+    assert sorted(k for k in row if k.startswith(f"ema_candidates/{name}/")) == [
+        f"ema_candidates/{name}/{k}" for k in scores]
+  # The same G as the run's EMA scores the same on the same evaluation samples.
+  assert all(row[f"ema_candidates/ema0.5@1/{k}"] == row[f"eval/{k}"] for k in scores)
+
+
+@pytest.mark.parametrize("text", ["0.99@-1", "1.0@0", "0.9@x", "abc"])
+def test_malformed_ema_candidates_fail_before_training(tmp_path, text):
+  config = _config(ema_candidates=text)
+  with pytest.raises(ValueError, match="ema_candidates"):
+    train.train_and_evaluate(config, str(tmp_path))
+  assert not (tmp_path / "config.json").exists()
+  assert tricks.parse_ema_candidates("0.999@1000, 0.99") == ((0.999, 1000), (0.99, 0))
+
+
 @pytest.mark.parametrize("field,value", [("label_smoothing", 1.0), ("consensus", -1.0),
                                          ("unrolled_steps", -1), ("ema_decay", 1.0)])
 def test_impossible_trick_values_fail(field, value):

@@ -102,6 +102,8 @@ def get_config() -> ml_collections.ConfigDict:
       consensus=0.0,              # gamma of consensus optimization
       ema_decay=0.0,              # > 0: generator EMA (used for samples and eval)
       ema_start=0,                # EMA is a copy of G before this generator step
+      ema_candidates="",          # "d@s,...": extra G EMAs (decay d from step s) kept beside
+                                  # training and scored at each evaluation (tuning), "" off
       fake_pool_size=0,           # > 0: D also trains on a pool of this many earlier fakes
       fake_pool_share=0.5,        # the share of each D fake batch drawn from the pool
       diffaugment="",             # DiffAugment policies on every D input (images), comma-
