@@ -29,6 +29,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from gan_jax import compat
 from gan_jax import config_checks
 from gan_jax.errors import ConfigError, CorruptCheckpointError  # noqa: F401 (re-exported)
 
@@ -220,7 +221,7 @@ def load_run_config(workdir: str) -> ml_collections.ConfigDict:
     raise FileNotFoundError(f"{path} not found: is {workdir} a gan_jax run folder?")
   try:
     with open(path) as f:
-      config = ml_collections.ConfigDict(config_checks.upgrade_recorded(json.load(f)))
+      config = ml_collections.ConfigDict(compat.upgrade_recorded(json.load(f)))
   except json.JSONDecodeError as e:
     raise ConfigError(f"{path} is not valid JSON ({e}); restore it from a copy (earlier "
                       "versions are in config_history/ if the config changed)") from e

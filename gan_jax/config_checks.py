@@ -206,32 +206,6 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
       _check(path, leaves[path], rule)
 
 
-# The model fields of the flat `model` block (before per-family blocks), each
-# now in the block of the family that reads it.
-FLAT_MODEL_FIELDS = frozenset({
-    "dropout_rate", "g_hidden", "d_hidden", "output_activation", "nf", "nf_max", "res_ratio",
-    "d_norm", "d_batch_norm", "minibatch_kernels", "minibatch_kernel_dim", "vbn_reference_size"})
-
-
-def with_model_blocks(recorded: Mapping[str, Any]) -> dict[str, Any]:
-  """A recorded config whose `model` block is flat, with each field the chosen
-  model read moved into its family's block and every other block at its base
-  default (the model ignored those fields, and ignores those blocks); a
-  recorded config with blocks is returned as is."""
-  model = recorded.get("model", {})
-  if not FLAT_MODEL_FIELDS & set(model):
-    return dict(recorded)
-  from gan_jax import models  # pylint: disable=g-import-not-at-top
-  from gan_jax.configs import base  # pylint: disable=g-import-not-at-top
-  chosen = models.MODELS.get(model["name"]).block
-  defaults = base.get_config().model.to_dict()
-  moved = {k: v for k, v in model.items() if k not in FLAT_MODEL_FIELDS}
-  for block, fields in defaults.items():
-    if isinstance(fields, dict):
-      moved[block] = {k: model.get(k, v) if block == chosen else v for k, v in fields.items()}
-  return {**recorded, "model": moved}
-
-
 def fill_defaults(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
   """`values` (a nested dict) with every field of `defaults` it lacks, at its default."""
   out = dict(values)
@@ -248,15 +222,6 @@ def difference(defaults: Mapping[str, Any], config: Mapping[str, Any]) -> str:
   `  path = value` per line, or '  (none)'."""
   changes = changed_fields(defaults, config)
   return "\n".join(f"  {k} = {new!r}" for k, (_, new) in changes.items()) or "  (none)"
-
-
-def upgrade_recorded(recorded: Mapping[str, Any]) -> dict[str, Any]:
-  """A recorded config (nested dict, e.g. an old config.json) in the current
-  schema: a field the schema moved is at its new place, with its recorded value,
-  and a field the schema gained since is at its base default (an added field's
-  default keeps what the code did before the field existed)."""
-  from gan_jax.configs import base  # pylint: disable=g-import-not-at-top
-  return fill_defaults(with_model_blocks(recorded), base.get_config().to_dict())
 
 
 def _same_computation(path: str, value: Any) -> Any:

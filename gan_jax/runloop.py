@@ -35,6 +35,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
+from gan_jax import compat
 from gan_jax import guards
 from gan_jax import reductions
 from gan_jax.checkpoints import Checkpointer
@@ -124,12 +125,6 @@ def _pending_to_json(window: list[Any], first_step: int) -> dict[str, Any]:
           "rows": [{k: np.asarray(v).tolist() for k, v in m.items()} for m in window]}
 
 
-def _pending_from_json(record: Any) -> list[Any]:
-  if isinstance(record, list):  # a list of host rows
-    return [{k: np.asarray(v, np.float64) for k, v in m.items()} for m in record]
-  return [{k: np.asarray(v, np.float64) for k, v in m.items()} for m in record["rows"]]
-
-
 def run(trainer: Trainer, config: ml_collections.ConfigDict, workdir: str, *,
         allow_config_change: bool = False) -> Any:
   """Trains (resuming if `workdir` has checkpoints); returns the final state
@@ -173,7 +168,7 @@ def _start(trainer: Trainer, job: Job, config: ml_collections.ConfigDict, workdi
     logging.info("Resumed from %s", checkpointer.path(latest))
     meta = checkpointer.last_meta
     if meta.get("pending_metrics"):
-      window = _pending_from_json(meta["pending_metrics"])
+      window = compat.pending_rows(meta["pending_metrics"])
     if meta.get("run") and meta["run"] != job.run_record():
       logging.warning("Resuming on other devices than the checkpoint's (%s, now %s): the "
                       "continuation is not bit-exact.", meta["run"], job.run_record())

@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from gan_jax import compat
 from gan_jax import conditioning
 from gan_jax import config_checks
 from gan_jax import data as data_lib
@@ -236,7 +237,7 @@ class GANTrainer:
     tricks.parse_ema_candidates(config.tricks.ema_candidates)
 
   def upgrade_recorded(self, recorded: dict[str, Any]) -> dict[str, Any]:
-    return config_checks.upgrade_recorded(recorded)
+    return compat.upgrade_recorded(recorded)
 
   def build(self, config: ml_collections.ConfigDict, workdir: str) -> GANJob:
     return GANJob(config, workdir)

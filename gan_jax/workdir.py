@@ -25,6 +25,7 @@ from typing import Any, Callable, Collection
 from absl import logging
 import ml_collections
 
+from gan_jax import compat
 from gan_jax import config_checks
 from gan_jax.errors import ConfigError, WorkdirLockedError
 
@@ -108,7 +109,7 @@ Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
 def check_resumable_config(config: ml_collections.ConfigDict, workdir: str, *,
                            resume_step: int, allow_change: bool = False,
                            resumable_fields: Collection[str] = config_checks.RESUMABLE_FIELDS,
-                           upgrade: Upgrade = config_checks.upgrade_recorded
+                           upgrade: Upgrade = compat.upgrade_recorded
                            ) -> tuple[dict | None, dict[str, tuple]]:
   """(the recorded config.json or None, its changes in `config`) for a run
   resumed at `resume_step`; writes nothing. Run before the checkpoint is
@@ -145,7 +146,7 @@ def check_resumable_config(config: ml_collections.ConfigDict, workdir: str, *,
 def record_config(config: ml_collections.ConfigDict, workdir: str, *, resume_step: int,
                   allow_change: bool = False,
                   resumable_fields: Collection[str] = config_checks.RESUMABLE_FIELDS,
-                  upgrade: Upgrade = config_checks.upgrade_recorded) -> None:
+                  upgrade: Upgrade = compat.upgrade_recorded) -> None:
   """Writes `config` to `<workdir>/config.json` (atomically).
 
   On a resumed run (a checkpoint and a config.json there) a change outside

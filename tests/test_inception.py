@@ -17,7 +17,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from gan_jax.configs import base
-from gan_jax import cli, config_checks, data, evaluation
+from gan_jax import cli, compat, config_checks, data, evaluation
 from gan_jax.errors import GanJaxError, WeightsIntegrityError, WeightsNotFoundError
 from gan_jax.metrics import inception, torch_pickle
 from tests import inception_golden as golden
@@ -242,6 +242,6 @@ def test_the_eval_fields_have_rules():
 def test_a_run_recorded_before_the_fields_is_evaluated_as_before():
   recorded = base.get_config().to_dict()
   del recorded["eval"]["extractor"], recorded["eval"]["inception_weights"]
-  old = ml_collections.ConfigDict(config_checks.upgrade_recorded(recorded))  # as load_run_config
+  old = ml_collections.ConfigDict(compat.upgrade_recorded(recorded))  # as load_run_config
   assert (old.eval.extractor, old.eval.inception_weights) == ("auto", "")
   assert evaluation.extractor_kind(old.eval.extractor, old.dataset.name) == "classifier"

@@ -22,7 +22,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from experiments import toy_ring
-from gan_jax import checkpoints, config_checks, guards, runloop, train, viz, writers
+from gan_jax import checkpoints, compat, config_checks, guards, runloop, train, viz, writers
 from gan_jax import workdir as workdir_lib
 from gan_jax.data import images
 from gan_jax.errors import (ConfigError, CorruptCheckpointError, NonFiniteLossError,
@@ -358,7 +358,7 @@ def test_a_run_recorded_with_the_flat_model_block_resumes(tmp_path):
   flat = {"name": model["name"], "latent_dim": model["latent_dim"], "conv_impl": "fft",
           **model["dcgan28"], **model["dcgan"], **model["resnet"], **model["mlp"]}
   flat["dropout_rate"] = model["mlp"]["dropout_rate"]  # the mlp read the one flat field
-  assert set(flat) - {"name", "latent_dim", "conv_impl"} == config_checks.FLAT_MODEL_FIELDS
+  assert set(flat) - {"name", "latent_dim", "conv_impl"} == compat.FLAT_MODEL_FIELDS
   (tmp_path / "config.json").write_text(json.dumps({**recorded, "model": flat}))
   old = checkpoints.load_run_config(str(tmp_path))
   assert tuple(old.model.mlp.g_hidden) == (16, 16) and "g_hidden" not in old.model

@@ -69,7 +69,7 @@ import ml_collections
 from tools import report_lib, report_sections
 from experiments import conditional, seed000_table1, seed004_mlp, toy_modes
 from tools.report_lib import Run
-from gan_jax import checkpoints, cli, config_checks, train, writers
+from gan_jax import checkpoints, cli, compat, config_checks, train, writers
 
 SECTIONS = ("dirac", "seed004", "seed000", "methods", "seed004_60k")
 STATUS_FILE = "report_run.json"
@@ -266,7 +266,7 @@ def _read_json(path: str) -> dict:
 # A record without one of these fields is the same run whatever its value now:
 # stop checks, which do not change what a finished run computed. Any other
 # field the schema gained since a run was recorded reads as its base default
-# (`config_checks.upgrade_recorded`), which keeps what the code did before.
+# (`compat.upgrade_recorded`), which keeps what the code did before.
 ANY_VALUE_IF_ABSENT = frozenset({"train.max_param_magnitude"})
 
 
@@ -276,8 +276,8 @@ def config_differences(config: ml_collections.ConfigDict, workdir: str) -> list[
   old = _read_json(os.path.join(workdir, "config.json"))
   if not old:
     return []
-  recorded = set(config_checks.flatten(config_checks.with_model_blocks(old)))
-  changes = config_checks.changed_fields(config_checks.upgrade_recorded(old),
+  recorded = set(config_checks.flatten(compat.with_model_blocks(old)))
+  changes = config_checks.changed_fields(compat.upgrade_recorded(old),
                                          json.loads(config.to_json_best_effort()))
   return [k for k in changes if k in recorded or k not in ANY_VALUE_IF_ABSENT]
 
