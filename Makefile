@@ -8,7 +8,7 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.jax_cache
 
-.PHONY: help setup data train test clean
+.PHONY: help setup data train test test-fast clean
 
 help:  ## this list
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
@@ -32,6 +32,9 @@ train: setup data  ## the main job into $(WORKDIR) (resumes if it has checkpoint
 
 test: setup data  ## the test suite, one pytest worker per core (pytest-xdist), a file per worker
 	$(PY) -m pytest tests -n auto --dist loadfile --durations=20
+
+test-fast: setup data  ## the fast tier (formulas, registries, config checks): no `slow` tests
+	$(PY) -m pytest tests -m "not slow" -n auto --dist loadfile --durations=10
 
 clean:  ## delete .venv, the compilation cache and workdirs/
 	rm -rf $(VENV) .jax_cache workdirs

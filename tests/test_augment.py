@@ -164,6 +164,7 @@ def test_gradients_are_the_transform_of_the_weights():
   assert (grad == 0).sum() > 0 and (grad != 0).sum() > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policies", [("translation", "cutout"), ("color",)])
 def test_gradient_matches_finite_differences(policies):
   x = jax.random.uniform(jax.random.key(0), (3, 8, 8, 3), minval=-1.0, maxval=1.0)
@@ -181,6 +182,7 @@ def test_gradient_matches_finite_differences(policies):
     np.testing.assert_allclose(jnp.sum(grad * x), f(x), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_jit_and_vmap_agree_with_the_eager_transform():
   x = jax.random.uniform(jax.random.key(0), (4, 10, 10, 1), minval=-1.0, maxval=1.0)
   fn = lambda v, k: augment.diffaugment(v, policies=("color", "translation", "cutout"),
@@ -240,6 +242,7 @@ def test_step_translates_every_input_d_sees_real_and_fake(monkeypatch):
   assert float(metrics["d/fake_logits"]) != float(plain["d/fake_logits"])
 
 
+@pytest.mark.slow
 def test_training_smoke_mlp_on_mnist_5k(tmp_path):
   config = _mlp_config("translation,cutout")
   state = train.train_and_evaluate(config, str(tmp_path))

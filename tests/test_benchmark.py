@@ -49,6 +49,7 @@ def test_unknown_objective_lists_the_valid_ones():
     benchmark.objective_config("lsgan", batch_size=8, conv_impl="xla")
 
 
+@pytest.mark.slow
 def test_time_step_measures_a_compiled_step():
   config = benchmark.objective_config("wgan_gp", batch_size=4, conv_impl="xla")
   config.model.name = "mlp"
@@ -73,6 +74,7 @@ def test_table_ratio_is_peer_time_over_ours():
   assert "PyTorch" not in benchmark.table([row], peak=600.0, with_peer=False)
 
 
+@pytest.mark.slow
 def test_rounds_interleave_the_peer_and_take_medians():
   config = benchmark.objective_config("ns", batch_size=4, conv_impl="xla")
   config.model.name = "mlp"

@@ -29,6 +29,7 @@ def test_shipped_extractor_matches_its_id_and_reaches_the_floor(dataset, floor, 
   np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_and_seeded():
   x, y = images.load_images("mnist_5k", split="train", source="default", data_dir="")
   kwargs = dict(epochs=1, batch_size=64, learning_rate=1e-3)
@@ -50,6 +51,7 @@ def test_id_changes_with_data_and_training_config(monkeypatch):
   assert classifier.extractor_id("mnist_5k", y, x) != ident
 
 
+@pytest.mark.slow
 def test_missing_weights_are_trained_cached_and_reloaded(monkeypatch, tmp_path):
   monkeypatch.setattr(classifier, "SHIPPED_DIR", str(tmp_path / "none"))
   monkeypatch.setitem(classifier.DATASET_TRAIN_CONFIG, "mnist_5k", dict(epochs=1))

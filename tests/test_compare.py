@@ -28,6 +28,7 @@ def _fake_run(workdir, *, seed, lr, fids):
                           "eval/kid_std": 0.1, "num_fake": 10}) + "\n")
 
 
+@pytest.mark.slow
 def test_groups_seeds_and_reports_final_and_best(tmp_path):
   _fake_run(tmp_path / "sweep" / "0", seed=0, lr=1e-3, fids=[50.0, 20.0, 30.0])
   _fake_run(tmp_path / "sweep" / "1", seed=1, lr=1e-3, fids=[40.0, 10.0, 20.0])

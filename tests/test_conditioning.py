@@ -70,6 +70,7 @@ def test_acgan_class_losses_are_cross_entropies_of_the_right_labels():
     conditioning.class_cross_entropy(class_logits=jnp.zeros((3, 4)), labels=jnp.zeros((2,), int))
 
 
+@pytest.mark.slow
 def test_the_step_adds_acgan_class_loss_of_the_batch_labels_on_real_and_fake():
   config = _small("acgan", **{"conditioning.class_loss_weight": 0.7})
   dataset = data.get_dataset(config.dataset)
@@ -102,6 +103,7 @@ def test_the_step_adds_acgan_class_loss_of_the_batch_labels_on_real_and_fake():
   np.testing.assert_allclose(g_loss, expected_g, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_projection_gan_trains_with_labels_and_the_class_logits_stay_out_of_its_loss():
   config = _small("projection")
   dataset = data.get_dataset(config.dataset)
@@ -196,6 +198,7 @@ def test_class_metrics_are_per_class_fids_and_the_requested_class_accuracy():
                              num_classes=3)
 
 
+@pytest.mark.slow
 def test_conditional_run_resumes_bit_exactly_and_writes_a_grid_per_class(tmp_path):
   from gan_jax import train  # pylint: disable=g-import-not-at-top
   config = _small("acgan")

@@ -75,6 +75,7 @@ def test_losses_reject_mismatched_shapes():
 # --- models and data ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_networks_shapes_range_and_per_example_independence():
   x = jnp.asarray(_random((3, 28, 28, 1), 8))
   g = models.ResnetGenerator(features=4, num_res_blocks=1)
@@ -100,6 +101,7 @@ def test_domain_of_selects_classes_and_names_the_valid_labels():
     data.domain_of(images, labels, classes=(12,), where="data.domain_a")
 
 
+@pytest.mark.slow
 def test_fresh_state_is_a_function_of_the_seed():
   config = _runlocal()
   one, two = (create_state(config, sample_shape=(28, 28, 1)) for _ in range(2))
@@ -131,6 +133,7 @@ def test_translation_scores_of_a_class_flipping_map():
 # --- the step: D trains on pooled fakes ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_discriminator_trains_on_the_pool_share_of_stored_fakes():
   config = _runlocal()
   b, size = config.data.batch_size, config.pool.size
@@ -177,6 +180,7 @@ def _grid_tiles(path, n, rows=6, size=28, pad=2):
                     for c in range(n)] for r in range(rows)])
 
 
+@pytest.mark.slow
 def test_runlocal_run_writes_grid_checkpoints_and_resumes_bit_identically(tmp_path):
   config = _runlocal()
   straight = str(tmp_path / "straight")
@@ -228,6 +232,7 @@ def test_the_config_names_its_trainer_and_an_unknown_one_is_refused():
     trainers.trainer_of(bad)
 
 
+@pytest.mark.slow
 def test_cyclegan_runs_the_shared_guards_and_keeps_a_changed_config_in_history(tmp_path):
   tiny_bound = _runlocal()
   tiny_bound.train.max_param_magnitude = 1e-3  # below the initial weights

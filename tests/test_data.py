@@ -35,6 +35,7 @@ def test_fashion_mnist_loads_verified_and_scaled():
   assert scaled.min() == -1.0 and scaled.max() == 1.0  # real images use the full range
 
 
+@pytest.mark.slow
 def test_corrupted_copy_fails_the_checksum(fashion_copy):
   path = fashion_copy / "t10k-images-idx3-ubyte.gz"
   content = bytearray(gzip.decompress(path.read_bytes()))

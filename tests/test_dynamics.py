@@ -57,6 +57,7 @@ def test_registry_lists_paper_methods_and_rejects_unknown_names():
     dynamics.simulate("r1", jnp.ones(2), 3, 0.1, mode="sequential")
 
 
+@pytest.mark.slow
 def test_verdict_table_equals_papers_general_case():
   grid = dirac.initial_grid(low=-2.0, high=2.0, num=5)
   hparams = dirac.Hparams(gamma=0.5, noise_std=1.0, clip=1.0)
@@ -172,6 +173,7 @@ def test_ac_wasserstein_field_equals_dirac_field(name):
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_ac_regularizers_add_the_ac_damping():
   for s in DATA_STDS:
     for gamma in (0.3, 1.0):
@@ -222,6 +224,7 @@ def test_ac_losses_are_expectations_over_the_gaussians():
                                mean(softplus(-psi * fake)), rtol=1e-7)
 
 
+@pytest.mark.slow
 def test_ac_verdicts_against_papers_ac_column():
   grid = dirac.initial_grid(low=-2.0, high=2.0, num=5)
   general_hp = dirac.Hparams(gamma=0.5, noise_std=1.0, clip=1.0)

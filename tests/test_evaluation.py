@@ -36,6 +36,7 @@ def _evaluator(num_samples=500):
   return evaluation.Evaluator(config, dataset), dataset
 
 
+@pytest.mark.slow
 def test_real_vs_real_floor_is_good_and_noise_makes_it_worse():
   evaluator, dataset = _evaluator()
   floor = evaluator.floor
@@ -68,6 +69,7 @@ def test_toy_metrics_count_modes():
   assert evaluation.toy_metrics(samples, name="swiss_roll") == {}
 
 
+@pytest.mark.slow
 def test_training_logs_eval_rows_and_figures(tmp_path):
   config = toy_ring.get_config()
   config.model.mlp.g_hidden = config.model.mlp.d_hidden = (16,)
@@ -93,6 +95,7 @@ def test_savgol_smooths_and_handles_short_series():
   np.testing.assert_array_equal(viz.savgol(np.arange(3.0)), np.arange(3.0))
 
 
+@pytest.mark.slow
 def test_evaluate_command_scores_a_checkpoint(tmp_path):
   config = toy_ring.get_config()
   config.model.mlp.g_hidden = config.model.mlp.d_hidden = (16,)

@@ -40,6 +40,7 @@ def _data(geometry):
   return x, k, g, pads
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("geometry", GEOMETRIES)
 def test_correlation_and_its_vjps_equal_lax(geometry):
   x, k, g, pads = _data(geometry)
@@ -63,6 +64,7 @@ def test_delta_kernel_shifts_the_input():
   np.testing.assert_allclose(y, want, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_engines_agree_at_second_order():
   """WGAN-GP-style double backprop through the custom VJPs: fft == xla."""
   x, k, g, pads = _data(GEOMETRIES[1])

@@ -40,6 +40,7 @@ def _assert_rows_close(rows: list[dict], expected: list[dict]) -> None:
                                  err_msg=f"step {want.get('step')} {key}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_golden_outputs_are_bit_identical(name):
   with open(os.path.join(golden.GOLDEN_DIR, f"{name}.json")) as f:

@@ -84,6 +84,7 @@ def test_layout_is_pytorch_fids():
   assert golden.layout_digest(layout) == META["layout_sha256"]
 
 
+@pytest.mark.slow
 def test_network_matches_pytorch_fid_on_random_weights(variables):
   x = golden.arch_inputs()
   assert META["arch_inputs_sha256"] == _digest(x)
@@ -102,6 +103,7 @@ def test_a_planted_kernel_transposition_is_caught(variables):
   assert _rel_error(out.pool3, REF["arch_pool3"]) > 100 * TOLERANCE
 
 
+@pytest.mark.slow
 def test_the_299_path_matches_pytorch_fids_wrapper(variables):
   """CIFAR-sized [-1, 1] images vs pytorch-fid's InceptionV3 (resize, 2x - 1) on [0, 1];
   3 slots for 2 images exercises the padded last batch."""
@@ -182,6 +184,7 @@ def test_extractor_choice_per_dataset():
     kind("classifier", "cifar10")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,extractor", [("mnist_5k", "inception"), ("cifar10", "auto")])
 def test_evaluator_scores_on_inception_features(tmp_path, monkeypatch, random_release, name,
                                                 extractor):

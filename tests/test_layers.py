@@ -102,6 +102,7 @@ def _everything(module, params, x, weights):
   return out, grads, second
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("impl", FAST_IMPLS)
 @pytest.mark.parametrize("kind,case", CASES)
 def test_values_and_gradients_match_flax(kind, case, impl):
@@ -201,6 +202,7 @@ def test_conv_other_paddings_equal_lax(padding):
   _close(fast, ref, 1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("impl", FAST_IMPLS)
 @pytest.mark.parametrize("cls", [layers.Conv, layers.ConvTranspose])
 def test_vmap_and_extra_batch_axes(cls, impl):
@@ -258,6 +260,7 @@ def _dcgan(impl):
   return models.build_models(config, (28, 28, 1))
 
 
+@pytest.mark.slow
 def test_dcgan28_is_the_same_network_with_every_impl():
   nets = {impl: _dcgan(impl) for impl in layers.CONV_IMPLS}
   z = jax.random.normal(jax.random.PRNGKey(0), (2, 100))

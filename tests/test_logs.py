@@ -5,6 +5,7 @@ import csv
 import json
 import os
 import struct
+import pytest
 
 from experiments import toy_ring
 from gan_jax import train
@@ -27,6 +28,7 @@ def read_events(folder):
   return events
 
 
+@pytest.mark.slow
 def test_a_run_logs_grids_config_hparams_csv_and_provenance(tmp_path):
   config = toy_ring.get_config()
   config.train.update(num_steps=4, log_every=2, checkpoint_every=4, sample_every=2,

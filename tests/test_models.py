@@ -20,6 +20,7 @@ def test_dcgan28_parameter_counts_match_the_seed():
   assert not state.d_batch_stats
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,shape", [("dcgan28", (28, 28, 1)), ("mlp", (28, 28, 1)),
                                         ("mlp", (2,))])
 def test_generator_and_discriminator_shapes(name, shape):
@@ -48,6 +49,7 @@ def test_dcgan28_refuses_other_image_sizes():
     models.build_models(base.get_config().model, (32, 32, 3))
 
 
+@pytest.mark.slow
 def test_dropout_is_active_only_in_train_mode():
   g, d = models.build_models(base.get_config().model, (28, 28, 1))
   x = jax.random.normal(jax.random.PRNGKey(0), (4, 28, 28, 1))
@@ -60,6 +62,7 @@ def test_dropout_is_active_only_in_train_mode():
   assert not jnp.allclose(train_a, train_b)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,shape", [("dcgan28", (28, 28, 1)), ("mlp", (2,)),
                                         ("dcgan32", (32, 32, 3)), ("resnet", (32, 32, 3))])
 def test_every_discriminator_sows_the_features_its_last_layer_reads(name, shape):

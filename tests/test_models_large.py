@@ -45,6 +45,7 @@ def apply_fn(module, train=False, mutable=False):
   return jax.jit(lambda variables, x: module.apply(variables, x, train=train, mutable=mutable))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,size", [("dcgan32", 32), ("dcgan64", 64), ("resnet", 32),
                                        ("resnet", 64)])
 def test_output_shapes_and_ranges(name, size):
@@ -152,6 +153,7 @@ def test_resnet_residual_branch_is_scaled_by_res_ratio():
           zeroed, x), d_logits(0.0), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,d_norm,has_stats", [
     ("dcgan32", "batch_norm", True), ("dcgan32", "layer_norm", False),
     ("dcgan64", "none", False), ("resnet", None, False)])  # resnet has no d_norm field.
@@ -184,6 +186,7 @@ def test_batch_norm_discriminator_mixes_examples():
   assert not jnp.allclose(a[0], b[0])
 
 
+@pytest.mark.slow
 def test_conv_implementations_share_parameters_and_outputs():
   config = model_config("dcgan32", conv_impl="xla", d_norm="layer_norm")
   _, _, g_vars, d_vars, x = init_pair(config, 32)
@@ -215,6 +218,7 @@ def test_new_models_are_registered():
   assert {"dcgan32", "dcgan64", "resnet"} <= set(models.MODELS.names())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module,arg,size", [(dcgan_cifar10, "runlocal", 32),
                                              (dcgan_cifar10, "layer_norm,runlocal", 32),
                                              (resnet_celeba, "runlocal", 32)])

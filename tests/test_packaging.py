@@ -60,6 +60,7 @@ def test_console_scripts_point_at_run_program_functions():
     assert callable(ep.load())
 
 
+@pytest.mark.slow
 def test_train_entry_point_imports_configs_from_the_current_directory(tmp_path):
   # experiments/toy_modes.py imports experiments.toy_ring: found through the cwd.
   # The override that names no field stops it before any training.

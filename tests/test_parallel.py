@@ -36,6 +36,7 @@ def _assert_same(a_path, b_path):
     np.testing.assert_allclose(a[key], b[key], rtol=2e-5, atol=2e-6, err_msg=key)
 
 
+@pytest.mark.slow
 def test_eight_devices_equal_one_for_shard_map_and_pmap(tmp_path):
   one = _worker(["none", 1, tmp_path / "one.npz"])
   _finish(one)
@@ -44,6 +45,7 @@ def test_eight_devices_equal_one_for_shard_map_and_pmap(tmp_path):
     _assert_same(tmp_path / "one.npz", tmp_path / f"{backend}.npz")
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one(tmp_path):
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
@@ -66,6 +68,7 @@ def _ring_config(**overrides):
   return config
 
 
+@pytest.mark.slow
 def test_vmapped_seeds_equal_separate_runs():
   config = _ring_config(num_seeds=4)
   dataset = data.get_dataset(config.dataset)

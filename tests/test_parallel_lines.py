@@ -41,6 +41,7 @@ def test_the_divergences_of_the_parallel_lines():
   assert pl.wasserstein_1d([1.0, 0.0], [0.0, 1.0], [0.0, 0.7]) == pytest.approx(0.7)
 
 
+@pytest.mark.slow
 def test_a_trained_critic_gives_g_the_w1_gradient_and_a_trained_js_d_almost_none():
   """At theta = +-0.6, 300 Adam steps: the WGAN-GP critic's gradient is about
   dW1/dtheta = sign(theta); the minimax D's has all but vanished."""
@@ -51,6 +52,7 @@ def test_a_trained_critic_gives_g_the_w1_gradient_and_a_trained_js_d_almost_none
   assert np.all(np.abs(js) < 0.05 * np.abs(critic)), (js, critic)
 
 
+@pytest.mark.slow
 def test_the_lab_writes_the_figure_and_the_numbers(tmp_path):
   config = dirac_gan.get_config("parallel_lines,runlocal")
   out = lab.run(config, str(tmp_path))

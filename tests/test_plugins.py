@@ -63,6 +63,7 @@ def test_the_squared_hinge_and_drift_match_their_formulas():
   assert [t.name for t in spec.loss_terms] == ["drift"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["squared_hinge", "drift"])
 def test_each_variant_trains(tmp_path, variant):
   config = _load_file().get_config(f"{variant},runlocal")

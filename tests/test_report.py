@@ -256,6 +256,7 @@ def _section_run(tmp_path, algo, *, score, wasserstein, seeds=3, evals=6):
   return Run(f"mnist_5k/{algo}", str(workdir), tuple(range(seeds)), 10 * evals, rows=rows)
 
 
+@pytest.mark.slow
 def test_seed000_section_tables_figures_and_claims(tmp_path):
   kw = dict(evals=12)  # the loss-quality claims read the second half: 6 evaluations
   cells = {("mnist_5k", "dcgan"): [_section_run(tmp_path, "dcgan", score=5.0, wasserstein=False,
@@ -298,6 +299,7 @@ def test_best_value_and_its_step(tmp_path):
   assert report_sections.best_text([run], "eval/missing") == "–"
 
 
+@pytest.mark.slow
 def test_smoke_report_trains_reuses_and_writes_readme(tmp_path):
   opts = report.Options(out=str(tmp_path), sections=("dirac", "seed004"), seeds=2,
                         seed004_algos=("fgan_kl_warm",), command="test").smoke_version()

@@ -91,6 +91,7 @@ def test_every_numeric_field_of_the_base_config_has_a_rule():
   assert all(isinstance(leaves[k], str) for k, r in config_checks.RULES.items() if r.kind is str)
 
 
+@pytest.mark.slow
 def test_max_checkpoints_zero_keeps_existing_checkpoints(tmp_path):
   train.train_and_evaluate(_toy(num_steps=4), str(tmp_path))
   with pytest.raises(ConfigError, match="max_checkpoints"):
@@ -169,6 +170,7 @@ def _largest_file(folder):
   return max(files, key=os.path.getsize)
 
 
+@pytest.mark.slow
 def test_flipped_bits_in_a_checkpoints_arrays_are_refused(tmp_path):
   config = _toy(num_steps=2)
   # Arrays stored raw, unchecksummed:
@@ -302,6 +304,7 @@ def test_check_state_catches_nan_anywhere_and_large_weights_only():
 
 # --- the workdir: one process, a truthful config.json --------------------------------------
 
+@pytest.mark.slow
 def test_a_workdir_in_use_is_refused_and_a_stale_lock_taken_over(tmp_path):
   sleeper = subprocess.Popen(["sleep", "60"])
   try:
@@ -317,6 +320,7 @@ def test_a_workdir_in_use_is_refused_and_a_stale_lock_taken_over(tmp_path):
   assert not lock.exists()  # released at the end
 
 
+@pytest.mark.slow
 def test_a_changed_config_is_refused_on_resume(tmp_path):
   train.train_and_evaluate(_toy(num_steps=2), str(tmp_path))
   recorded = (tmp_path / "config.json").read_text()
@@ -338,6 +342,7 @@ def test_a_changed_config_is_refused_on_resume(tmp_path):
   assert os.path.exists(tmp_path / "config_history" / "config_step_4.json")
 
 
+@pytest.mark.slow
 def test_a_run_recorded_before_a_field_existed_resumes(tmp_path):
   """An upgrade that adds a config field does not make old runs 'another config'."""
   train.train_and_evaluate(_toy(num_steps=2), str(tmp_path))
@@ -349,6 +354,7 @@ def test_a_run_recorded_before_a_field_existed_resumes(tmp_path):
   assert json.load(open(tmp_path / "config.json"))["eval"]["extractor"] == "auto"
 
 
+@pytest.mark.slow
 def test_a_run_recorded_with_the_flat_model_block_resumes(tmp_path):
   """config.json of a run from before the per-family model blocks (every model
   field in one flat block, conv_impl 'fft') is the same run as the new config."""
@@ -372,6 +378,7 @@ def test_a_run_recorded_with_the_flat_model_block_resumes(tmp_path):
     train.train_and_evaluate(changed, str(tmp_path))
 
 
+@pytest.mark.slow
 def test_num_steps_at_or_below_the_resumed_step(tmp_path, caplog):
   train.train_and_evaluate(_toy(num_steps=4), str(tmp_path))
   with pytest.raises(ConfigError, match="at step 4, past train.num_steps=2"):
@@ -382,6 +389,7 @@ def test_num_steps_at_or_below_the_resumed_step(tmp_path, caplog):
 
 # --- outputs a resume does not need are best-effort -----------------------------------------
 
+@pytest.mark.slow
 def test_a_failing_sample_write_is_a_warning_after_the_checkpoint(tmp_path, monkeypatch, caplog):
   def disk_full(*args, **kwargs):
     raise OSError(28, "No space left on device")
@@ -395,6 +403,7 @@ def test_a_failing_sample_write_is_a_warning_after_the_checkpoint(tmp_path, monk
 
 # --- a stop request saves the step in progress -----------------------------------------------
 
+@pytest.mark.slow
 def test_a_stop_saves_the_current_step_and_resumes_exactly(tmp_path, monkeypatch):
   straight = train.train_and_evaluate(_toy(num_steps=8, log_every=4, checkpoint_every=4),
                                       str(tmp_path / "straight"))
@@ -420,6 +429,7 @@ def test_a_stop_saves_the_current_step_and_resumes_exactly(tmp_path, monkeypatch
   assert _rows(tmp_path / "stopped") == _rows(tmp_path / "straight")
 
 
+@pytest.mark.slow
 def test_sigterm_to_launch_exits_143_with_one_line_and_a_checkpoint(tmp_path):
   workdir = tmp_path / "run"
   cmd = [sys.executable, os.path.join(ROOT, "launch.py"), "--config=experiments/toy_ring.py",
@@ -444,6 +454,7 @@ def test_sigterm_to_launch_exits_143_with_one_line_and_a_checkpoint(tmp_path):
 
 # --- errors as one line -----------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("override,message", [
     ("--config.optimizer_d.b1=1.5", "gan_jax: ConfigError: config.optimizer_d.b1 must be"),
     ("--config.foo=1", "gan_jax: ConfigError: an override names no config field ('foo')"),
@@ -473,6 +484,7 @@ def test_network_probe_gives_up_within_its_timeout():
   assert time.perf_counter() - start < 2
 
 
+@pytest.mark.slow
 def test_resuming_on_other_cpus_warns_that_it_is_not_bit_exact(tmp_path, monkeypatch, caplog):
   train.train_and_evaluate(_toy(num_steps=2), str(tmp_path))
   caplog.clear()

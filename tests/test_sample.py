@@ -36,6 +36,7 @@ def image_run(tmp_path_factory):
   return workdir, state
 
 
+@pytest.mark.slow
 def test_samples_match_the_runs_generator_without_loading_the_dataset(image_run, tmp_path,
                                                                         monkeypatch):
   workdir, state = image_run
@@ -56,6 +57,7 @@ def test_samples_match_the_runs_generator_without_loading_the_dataset(image_run,
   assert "3 samples of step 4" in summary
 
 
+@pytest.mark.slow
 def test_interpolation_grid_cli(image_run, tmp_path):
   workdir, _ = image_run
   out = subprocess.run([sys.executable, "-m", "gan_jax.sample", f"--workdir={workdir}",
@@ -69,6 +71,7 @@ def test_interpolation_grid_cli(image_run, tmp_path):
     sample.export(workdir, out=str(tmp_path / "x.npz"), step=99)
 
 
+@pytest.mark.slow
 def test_toy_samples_are_points(tmp_path):
   from experiments import toy_ring  # pylint: disable=g-import-not-at-top
   config = toy_ring.get_config()

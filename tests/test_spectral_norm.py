@@ -24,6 +24,7 @@ def _kernels(params):
   return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,fields,shape", FAMILIES)
 def test_after_enough_iterations_every_normalized_weight_has_largest_singular_value_one(
     name, fields, shape):
@@ -52,6 +53,7 @@ def test_after_enough_iterations_every_normalized_weight_has_largest_singular_va
     assert abs(normalized - 1) < 1e-3, (path, normalized)
 
 
+@pytest.mark.slow
 def test_the_normalized_d_is_d_with_each_weight_divided_by_its_sigma():
   """Planted-mistake guard: the wrapper's output is the plain D's at W / sigma."""
   mlp = dict(d_hidden=(32, 16), dropout_rate=0.0)
@@ -75,6 +77,7 @@ def test_the_normalized_d_is_d_with_each_weight_divided_by_its_sigma():
                          plain.apply({"params": divided}, x, train=False), atol=1e-3)
 
 
+@pytest.mark.slow
 def test_training_keeps_u_in_the_state_and_allows_gradient_penalties():
   config = toy_ring.get_config("r1")
   config.dataset.batch_size = 32

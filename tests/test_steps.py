@@ -30,6 +30,7 @@ def _train(config, num_steps):
   return state, jax.device_get(history)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", losses.OBJECTIVES.names())
 def test_each_objective_trains_the_ring_with_finite_losses(objective):
   config = _ring_config(objective)
@@ -53,6 +54,7 @@ def test_non_saturating_generator_reduces_its_loss_against_a_frozen_d():
   assert g[-20:].mean() < g[:20].mean() - 0.05
 
 
+@pytest.mark.slow
 def test_weight_clipping_keeps_every_critic_weight_in_the_box():
   config = _ring_config("wasserstein", weight_clip=0.01, num_critic_steps=5,
                         **{"optimizer_d.name": "rmsprop", "optimizer_d.learning_rate": 5e-2})
@@ -71,12 +73,14 @@ def test_penalty_with_batch_norm_discriminator_is_refused(penalty):
     _train(config, 1)
 
 
+@pytest.mark.slow
 def test_batch_norm_discriminator_trains_without_penalty():
   config = _ring_config(**{"model.mlp.d_batch_norm": True})
   state, history = _train(config, 3)
   assert state.d_batch_stats and np.isfinite(history[-1]["d/loss"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("penalty", ["wgan_gp", "r1", "r2", "dragan", "zero_centered", "r1_r2", "roth"])
 def test_penalties_enter_the_critic_loss(penalty):
   config = _ring_config("wasserstein", **{"penalty.name": penalty, "penalty.weight": 10.0,
@@ -93,6 +97,7 @@ def test_r1_weight_convention_is_gamma_over_two():
     steps.make_train_step(_ring_config(**{"penalty.name": "r1", "penalty.weight": 0.0}))
 
 
+@pytest.mark.slow
 def test_r1_step_equals_manual_gradient():
   """One D update with R1 equals SGD on mean softplus terms + gamma/2 * mean ||grad||^2."""
   config = _ring_config(**{"penalty.name": "r1", "penalty.weight": 4.0,
@@ -191,6 +196,7 @@ def test_shared_latents_need_one_critic_step():
     steps.make_train_step(_ring_config("wasserstein", num_critic_steps=2, share_latents=True))
 
 
+@pytest.mark.slow
 def test_r1_differentiates_the_real_pass_of_the_objective():
   """With dropout in D, R1's gradient is taken through the objective's real pass
   (same dropout mask): the step's penalty equals the one from that D."""
@@ -210,6 +216,7 @@ def test_r1_differentiates_the_real_pass_of_the_objective():
   np.testing.assert_allclose(metrics["d/penalty"], real_pass, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_shared_latents_add_the_historical_averaging_gradient():
   """share_latents pulls the loss back through G's VJP; the historical-averaging
   term, which depends on G's parameters directly, must still be added (SGD:
@@ -273,6 +280,7 @@ def test_d_update_and_g_update_run_on_their_own():
   jax.tree.map(close, end.g_params, stepped.g_params)
 
 
+@pytest.mark.slow
 def test_max_abs_logit_is_the_peak_over_both_batches_and_every_critic_step():
   """d/max_abs_logit: max |logit| over the real and fake batches of all k critic
   updates (recorded from D's calls in the critic updates), while d/real_logits

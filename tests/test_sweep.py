@@ -175,6 +175,7 @@ def test_run_sweep_trains_each_index_in_its_folder(tmp_path):
       "0": {"config.seed": 4}, "1": {"config.seed": 5}, "2": {"config.seed": 6}}
 
 
+@pytest.mark.slow
 def test_launch_sweep_end_to_end(tmp_path):
   experiment = tmp_path / "tiny_sweep.py"
   experiment.write_text(TINY_EXPERIMENT)

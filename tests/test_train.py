@@ -23,6 +23,7 @@ def _assert_same_params(a, b):
     chex.assert_trees_all_close(getattr(a, name), getattr(b, name), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_runlocal_writes_checkpoint_samples_metrics_and_config(runlocal_config, tmp_path):
   workdir = str(tmp_path)
   state = train.train_and_evaluate(runlocal_config, workdir)
@@ -43,6 +44,7 @@ def test_runlocal_writes_checkpoint_samples_metrics_and_config(runlocal_config, 
   assert json.load(open(tmp_path / "config.json"))["train"]["num_steps"] == 4
 
 
+@pytest.mark.slow
 def test_resume_matches_an_uninterrupted_run(runlocal_config, tmp_path):
   straight = train.train_and_evaluate(runlocal_config, str(tmp_path / "straight"))
   half = runlocal_config.copy_and_resolve_references()
@@ -57,6 +59,7 @@ def test_resume_matches_an_uninterrupted_run(runlocal_config, tmp_path):
   assert [r["step"] for r in rows if "eval/fid" in r] == [2, 4]
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoint_is_named(runlocal_config, tmp_path):
   runlocal_config.train.num_steps = 2
   train.train_and_evaluate(runlocal_config, str(tmp_path))
@@ -70,6 +73,7 @@ def test_corrupt_checkpoint_is_named(runlocal_config, tmp_path):
     train.train_and_evaluate(runlocal_config, str(tmp_path))
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_and_names_last_good_checkpoint(runlocal_config, tmp_path):
   runlocal_config.optimizer_d.learning_rate = 1e30  # diverges within a few steps
   runlocal_config.optimizer_g.learning_rate = 1e30
@@ -92,6 +96,7 @@ def test_step_is_traced_once(runlocal_config):
   assert int(state.step) == 3 and np.isfinite(float(metrics["g/loss"]))
 
 
+@pytest.mark.slow
 def test_launch_rejects_unknown_config_key_and_model(tmp_path):
   base_cmd = [sys.executable, "launch.py", "--config=experiments/dcgan_fashion_mnist.py:runlocal",
               f"--workdir={tmp_path}"]
@@ -105,6 +110,7 @@ def test_launch_rejects_unknown_config_key_and_model(tmp_path):
           in model.stderr)
 
 
+@pytest.mark.slow
 def test_warm_start_copies_weights_but_not_optimizer_or_step(tmp_path):
   from experiments import seed004_mlp  # pylint: disable=g-import-not-at-top
   js = seed004_mlp.get_config("fgan_js_warmup,mnist_5k,runlocal")

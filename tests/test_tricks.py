@@ -75,6 +75,7 @@ def test_instance_noise_schedule_and_scale():
   assert float(tricks.instance_noise_std(jnp.asarray(10**6), std=0.5, anneal_steps=0)) == 0.5
 
 
+@pytest.mark.slow
 def test_instance_noise_reaches_d_and_anneals_away():
   plain = _run(_config(), 3)[2]
   noisy = _run(_config(instance_noise_std=1.0, instance_noise_anneal_steps=2), 3)[2]
@@ -105,6 +106,7 @@ def test_feature_matching_step_uses_d_features():
 # --- historical averaging ----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_historical_average_is_the_mean_of_all_past_parameters():
   config = _config(historical_averaging=0.01)
   state, g_params, _ = _run(config, 4, keep_params=True)
@@ -120,6 +122,7 @@ def test_historical_averaging_penalty_pulls_toward_the_average():
 # --- unrolled GAN ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_unrolled_with_a_frozen_d_optimizer_equals_plain():
   """With D's learning rate ~0 the unrolled D equals D, so G's update is the plain one."""
   frozen = dict(learning_rate=1e-30)
@@ -147,6 +150,7 @@ def test_consensus_regularizer_is_half_the_squared_field_norm():
   assert float(v) == 12.5
 
 
+@pytest.mark.slow
 def test_consensus_changes_both_updates_and_zero_gamma_is_plain():
   plain = _run(_config(), 2)[0]
   zero = _run(_config(consensus=0.0), 2)[0]
@@ -159,6 +163,7 @@ def test_consensus_changes_both_updates_and_zero_gamma_is_plain():
 # --- generator EMA -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ema_equals_the_closed_form_average():
   decay, start, n = 0.9, 2, 5
   state, g_params, _ = _run(_config(ema_decay=decay, ema_start=start), n, keep_params=True)
@@ -174,6 +179,7 @@ def test_ema_equals_the_closed_form_average():
   assert not np.allclose(state.generate(z), raw.generate(z))  # samples come from the EMA
 
 
+@pytest.mark.slow
 def test_ema_state_survives_checkpoint_resume(tmp_path):
   from gan_jax import train  # pylint: disable=g-import-not-at-top
   config = _config(ema_decay=0.5)
@@ -187,6 +193,7 @@ def test_ema_state_survives_checkpoint_resume(tmp_path):
   chex.assert_trees_all_close(resumed.ema_params, straight.ema_params, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_ema_candidates_equal_the_ema_trick_on_one_trajectory_and_are_each_scored(tmp_path):
   # The EMA trick at (0.5, 1) and candidate 0.5@1 beside it: the candidates do not feed
   # back, so the trajectory is the EMA run's and candidate 0 is its ema_params, bit for bit.
@@ -249,6 +256,7 @@ def test_minibatch_discrimination_sees_batch_diversity():
   assert float(out_d[0, 6:].max()) < 7.0 - 1e-3  # same x0, other batch: different statistic
 
 
+@pytest.mark.slow
 def test_minibatch_discrimination_in_d_and_refused_with_penalties():
   config = _config()
   config.model.mlp.minibatch_kernels = 8
@@ -259,6 +267,7 @@ def test_minibatch_discrimination_in_d_and_refused_with_penalties():
     steps.make_train_step(config)
 
 
+@pytest.mark.slow
 def test_virtual_batch_norm_makes_each_sample_independent_of_its_batch():
   from gan_jax import models  # pylint: disable=g-import-not-at-top
   cfg = _config().model
@@ -309,6 +318,7 @@ def test_a_new_loss_term_is_one_function_and_one_registry_line(monkeypatch):
   chex.assert_trees_all_close(with_term.d_params, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_new_lookahead_and_g_loss_join_by_kind_with_their_metrics(monkeypatch):
   """A d_lookahead from outside picks the D parameters G's loss is taken at: D
   with all-zero parameters gives G a zero gradient (Adam then leaves G as is),
@@ -401,6 +411,7 @@ def test_a_filling_pool_passes_the_fresh_fakes_and_stores_them_in_order():
   assert (np.asarray(out[:, 0]) >= 0).sum() == 2  # now full: half from the pool
 
 
+@pytest.mark.slow
 def test_the_pool_is_in_the_state_and_d_trains_on_it():
   config = _config(fake_pool_size=64)
   state = create_state(config, sample_shape=(2,))
@@ -420,6 +431,7 @@ def test_the_pool_is_in_the_state_and_d_trains_on_it():
     _run(_config(fake_pool_size=8), 1)
 
 
+@pytest.mark.slow
 def test_a_run_with_a_pool_resumes_bit_exactly(tmp_path):
   def run(workdir, num_steps):
     config = _config(fake_pool_size=48)
