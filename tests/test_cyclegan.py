@@ -6,6 +6,8 @@ shared run loop's guards and config history, and the trainer registry."""
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import chex
 import jax
@@ -250,3 +252,18 @@ def test_cyclegan_runs_the_shared_guards_and_keeps_a_changed_config_in_history(t
   kept = tmp_path / "run" / "config_history" / "config_step_3.json"
   assert json.load(open(kept))["loss"]["cycle_weight"] == 10.0
   assert json.load(open(tmp_path / "run" / "config.json"))["loss"]["cycle_weight"] == 5.0
+
+
+@pytest.mark.slow
+def test_launch_trains_cyclegan_from_its_config(tmp_path):
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  workdir = tmp_path / "run"
+  out = subprocess.run([sys.executable, os.path.join(root, "launch.py"),
+                        "--config=experiments/cyclegan_fashion_mnist.py:runlocal",
+                        f"--workdir={workdir}", "--config.train.num_steps=3"],
+                       cwd=root, capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert "Config: gan_jax/configs/cyclegan.py with" in out.stderr
+  assert "train.num_steps = 3" in out.stderr
+  assert os.listdir(workdir / "checkpoints") == ["3"]
+  assert [r["step"] for r in writers.read_metrics(str(workdir))] == [2, 3]
