@@ -260,12 +260,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       alters training (the old config is kept in config_history/).
 
   Raises:
-    ConfigError: an invalid field (before anything is written), a changed
-      config on resume, or num_steps below the resumed step.
-    WorkdirLockedError: another live process trains into `workdir`.
-    NonFiniteLossError: a metric or the state became non-finite (or too large).
-    CorruptCheckpointError: the latest checkpoint cannot be restored or
-      fails its digest.
-    StopRequested: SIGTERM / SIGINT; the step in progress was checkpointed.
+    what `runloop.run` raises: ConfigError (an invalid field, before anything
+    is written; a changed config on resume), WorkdirLockedError,
+    NonFiniteLossError, CorruptCheckpointError, StopRequested.
   """
   return runloop.run(GANTrainer(), config, workdir, allow_config_change=allow_config_change)
