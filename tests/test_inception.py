@@ -248,3 +248,23 @@ def test_a_run_recorded_before_the_fields_is_evaluated_as_before():
   old = ml_collections.ConfigDict(compat.upgrade_recorded(recorded))  # as load_run_config
   assert (old.eval.extractor, old.eval.inception_weights) == ("auto", "")
   assert evaluation.extractor_kind(old.eval.extractor, old.dataset.name) == "classifier"
+
+
+@pytest.mark.slow
+def test_a_run_without_the_inception_weights_stops_before_training(tmp_path):
+  import subprocess, sys  # pylint: disable=g-import-not-at-top,multiple-imports
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  missing = tmp_path / "pt_inception.pth"
+  workdir = tmp_path / "run"
+  out = subprocess.run(
+      [sys.executable, os.path.join(root, "launch.py"),
+       "--config=experiments/seed004_mlp.py:vanilla,mnist_5k,runlocal", f"--workdir={workdir}",
+       "--config.eval.extractor=inception", f"--config.eval.inception_weights={missing}",
+       "--config.eval.every_steps=2"],
+      cwd=root, capture_output=True, text=True, timeout=300,
+      env={**os.environ, "GAN_JAX_CACHE": str(tmp_path / "cache")})
+  assert out.returncode == 1, out.stderr[-2000:]
+  last = out.stderr.strip().splitlines()[-1]
+  assert last == f"gan_jax: WeightsNotFoundError: no Inception weights file at {missing}", last
+  assert "Traceback" not in out.stderr and "step 1" not in out.stderr
+  assert not (workdir / "config.json").exists() and not (workdir / "checkpoints").exists()
