@@ -129,10 +129,17 @@ RULES: dict[str, Rule] = {
     "train.checkpoint_every": _int(1), "train.max_checkpoints": _int(1),
     "train.num_grid_samples": _int(1), "train.progress_bar": _BOOL,
     "train.max_param_magnitude": _float(),
+    "log.wandb": _BOOL, "log.wandb_project": Rule(str), "log.wandb_entity": Rule(str),
+    "log.wandb_name": Rule(str),
+    "log.wandb_mode": Rule(str, choices=("", "online", "offline", "disabled")),
 }
 
+# The `log` block: where metrics go, never what is trained.
+LOG_FIELDS = frozenset({"log.wandb", "log.wandb_project", "log.wandb_entity", "log.wandb_name",
+                        "log.wandb_mode"})
+
 # Fields a resumed run may change: how long it runs, what it logs and checks.
-RESUMABLE_FIELDS = frozenset({
+RESUMABLE_FIELDS = LOG_FIELDS | frozenset({
     "train.num_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.max_checkpoints", "train.progress_bar", "train.max_param_magnitude",
     "eval.every_steps",

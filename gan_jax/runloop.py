@@ -38,6 +38,7 @@ import tqdm
 from gan_jax import compat
 from gan_jax import guards
 from gan_jax import reductions
+from gan_jax import wandb_log
 from gan_jax.checkpoints import Checkpointer
 from gan_jax.errors import ConfigError, StopRequested
 from gan_jax.preemption import StopSignals
@@ -140,6 +141,7 @@ def run(trainer: Trainer, config: ml_collections.ConfigDict, workdir: str, *,
     StopRequested: SIGTERM / SIGINT; the step in progress was checkpointed.
   """
   trainer.check_config(config)
+  wandb_log.check_available(config.log)
   job = trainer.build(config, workdir)  # joins the other hosts first where there are several
   chief = jax.process_index() == 0  # only process 0 writes logs, samples, figures
   os.makedirs(workdir, exist_ok=True)
@@ -192,7 +194,9 @@ def _loop(job: Job, config: ml_collections.ConfigDict, workdir: str, state: Any,
           chief: bool, stop: StopSignals, checkpointer: Checkpointer, window: list[Any],
           start: int) -> Any:
   tc, num_seeds = config.train, job.num_seeds
-  writer = MetricWriter(workdir, resume_step=start) if chief else None
+  log = config.log
+  writer = (MetricWriter(workdir, resume_step=start, wandb=log if log.wandb else None)
+            if chief else None)
   if writer is not None and start == 0:
     from gan_jax import config_checks  # pylint: disable=g-import-not-at-top
     writer.write_config(str(config), config_checks.flatten(config))

@@ -12,7 +12,9 @@ and the file is rewritten (also by rename) only when a row brings a column it
 lacks, a few times per run, so logging stays linear in time. It is derived:
 after a crash, the next run rebuilds it from metrics.jsonl.
 TensorBoard gets the scalars, the sample grids, the config as text and the
-hparams; its writes are best-effort: a failure is a warning, not a stop.
+hparams, and so does Weights & Biases when `wandb` options are given
+(`gan_jax.wandb_log`); their writes are best-effort: a failure is a warning,
+not a stop.
 """
 
 from __future__ import annotations
@@ -84,11 +86,17 @@ class MetricWriter:
     workdir: run folder.
     resume_step: drop rows logged after this step (0 for a fresh run).
     clock: the wall-clock source (seconds since the epoch).
+    wandb: the `config.log` block when `log.wandb` is on (a W&B run beside
+      TensorBoard, `gan_jax.wandb_log.WandbSink`), else None.
   """
 
   def __init__(self, workdir: str, *, resume_step: int = 0,
-               clock: Callable[[], float] = time.time):
+               clock: Callable[[], float] = time.time, wandb: Mapping[str, Any] | None = None):
     self._clock = clock
+    self._wandb = None
+    if wandb is not None:
+      from gan_jax import wandb_log  # pylint: disable=g-import-not-at-top
+      self._wandb = wandb_log.WandbSink(workdir, wandb)
     self.jsonl_path = os.path.join(workdir, "metrics.jsonl")
     self.csv_path = os.path.join(workdir, "metrics.csv")
     rows, clean = _read_jsonl(self.jsonl_path)
@@ -148,12 +156,16 @@ class MetricWriter:
       for key, value in scalars.items():
         self._tb.add_scalar(key, float(value), global_step=int(step))
     self._tb_call(add_all)
+    if self._wandb is not None:
+      self._wandb.scalars(step, scalars)
 
   def write_image(self, step: int, tag: str, image: np.ndarray) -> None:
     """A uint8 picture [H, W] or [H, W, C] (e.g. a sample grid) to TensorBoard."""
     image = np.asarray(image)
     self._tb_call(self._tb.add_image, tag, image if image.ndim == 3 else image[..., None],
                   global_step=int(step), dataformats="HWC")
+    if self._wandb is not None:
+      self._wandb.image(step, tag, image)
 
   def write_config(self, text: str, hparams: Mapping[str, Any]) -> None:
     """The config as text and its scalar fields as hparams, to TensorBoard."""
@@ -164,6 +176,8 @@ class MetricWriter:
       for summary in hparams_summary(values, {}):
         self._tb.file_writer.add_summary(summary)
     self._tb_call(add)
+    if self._wandb is not None:
+      self._wandb.config(hparams)
 
   @property
   def rows(self) -> list[dict]:
@@ -175,3 +189,5 @@ class MetricWriter:
       self._tb.close()
     except OSError as e:
       logging.warning("TensorBoard writer did not close cleanly (%s)", e)
+    if self._wandb is not None:
+      self._wandb.close()

@@ -60,3 +60,42 @@ def test_a_run_logs_grids_config_hparams_csv_and_provenance(tmp_path):
   config.train.num_steps = 6
   train.train_and_evaluate(config, str(tmp_path))  # a resume adds an entry
   assert [p["start_step"] for p in json.load(open(tmp_path / "provenance.json"))] == [0, 4]
+
+
+@pytest.mark.slow
+def test_wandb_offline_run_gets_scalars_images_and_config_and_a_resume_continues_it(
+    tmp_path, monkeypatch):
+  import glob  # pylint: disable=g-import-not-at-top
+  from experiments import toy_ring  # pylint: disable=g-import-not-at-top
+  monkeypatch.setenv("WANDB_MODE", "offline")
+  config = toy_ring.get_config()
+  config.log.wandb = True
+  config.eval.every_steps = 0
+  config.train.update(num_steps=4, log_every=2, sample_every=2, checkpoint_every=2,
+                      progress_bar=False, num_grid_samples=16)
+  workdir = str(tmp_path / "run")
+  train.train_and_evaluate(config, workdir)
+  config.train.num_steps = 6  # a resume: the same W&B run id, steps 5-6
+  train.train_and_evaluate(config, workdir)
+  run_id = open(os.path.join(workdir, "wandb_run_id")).read().strip()
+  runs = sorted(glob.glob(os.path.join(workdir, "wandb", "offline-run-*")))
+  assert len(runs) == 2 and all(r.endswith(f"-{run_id}") for r in runs)
+  first, second = (open(os.path.join(r, f"run-{run_id}.wandb"), "rb").read() for r in runs)
+  for key in (b"d/loss", b"g/loss", b"perf/steps_per_sec", b"samples"):
+    assert key in first and key in second
+  assert b"tricks.ema_decay" in first and b"non_saturating" in first  # the config, once
+  images = lambda r: sorted(os.listdir(os.path.join(r, "files", "media", "images")))
+  assert [i.split("_")[1] for i in images(runs[0])] == ["2", "4"]
+  assert [i.split("_")[1] for i in images(runs[1])] == ["6"]
+
+
+def test_wandb_on_without_the_package_fails_before_anything_is_written(tmp_path, monkeypatch):
+  import sys  # pylint: disable=g-import-not-at-top
+  from experiments import toy_ring  # pylint: disable=g-import-not-at-top
+  from gan_jax.errors import ConfigError  # pylint: disable=g-import-not-at-top
+  monkeypatch.setitem(sys.modules, "wandb", None)  # `import wandb` raises ImportError
+  config = toy_ring.get_config()
+  config.log.wandb = True
+  with pytest.raises(ConfigError, match=r"pip install 'gan_jax\[wandb\]'"):
+    train.train_and_evaluate(config, str(tmp_path / "run"))
+  assert not (tmp_path / "run").exists()

@@ -27,6 +27,17 @@ def optimizer_config(**overrides) -> ml_collections.ConfigDict:
   return c
 
 
+def log_config() -> ml_collections.ConfigDict:
+  """The `log` block: where metrics go besides metrics.jsonl / .csv and TensorBoard."""
+  return ml_collections.ConfigDict(dict(
+      wandb=False,            # True: a Weights & Biases run beside TensorBoard (the wandb extra)
+      wandb_project="gan_jax",
+      wandb_entity="",        # "" = W&B's default
+      wandb_name="",          # "" = the workdir's name
+      wandb_mode="",          # "" = W&B's default or $WANDB_MODE; online | offline | disabled
+  ))
+
+
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.trainer = "gan"      # gan | cyclegan (gan_jax.trainers; CycleGAN: configs/cyclegan.py)
@@ -134,6 +145,7 @@ def get_config() -> ml_collections.ConfigDict:
       modes_loose_num_std=10.0,  # 2-D mixtures: radius (in mode stds) of the loose count
   ))
 
+  config.log = log_config()
   config.train = ml_collections.ConfigDict(dict(
       num_steps=1000,         # generator steps
       log_every=50,

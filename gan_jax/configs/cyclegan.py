@@ -41,6 +41,7 @@ def get_config() -> ml_collections.ConfigDict:
       size=50,                  # stored fakes per discriminator (0: no pool)
       share=0.5,                # share of D's fake batch swapped with stored fakes
   ))
+  config.log = base.log_config()
   config.train = ml_collections.ConfigDict(dict(
       num_steps=5000,
       log_every=50,

@@ -40,9 +40,9 @@ from gan_jax.errors import ConfigError
 from gan_jax.writers import MetricWriter
 
 # Fields a resumed run may change: they decide how long and what is written, not the steps.
-RESUMABLE_FIELDS = frozenset({"train.num_steps", "train.log_every", "train.sample_every",
-                              "train.checkpoint_every", "train.max_checkpoints",
-                              "train.progress_bar", "train.max_param_magnitude"})
+RESUMABLE_FIELDS = config_checks.LOG_FIELDS | frozenset({
+    "train.num_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
+    "train.max_checkpoints", "train.progress_bar", "train.max_param_magnitude"})
 GRID_ROWS = ("a", "g_a", "f_g_a", "b", "f_b", "g_f_b")  # keys of `steps.translate`
 GRID_SCALE = 4  # pixels per image pixel in the PNG
 
