@@ -1,12 +1,16 @@
 """Compares finished runs: python -m gan_jax.compare RUN_OR_SWEEP_DIR... [--plot=curves.png]
 
-Each argument is a run folder (it has config.json) or a folder of runs (a
-sweep, or any folder whose sub-folders are runs). Runs whose configs differ
-only in `seed` form one group; the table gives, per group and metric, the
+Each argument is a run folder or a folder of runs (a sweep, or any folder
+whose sub-folders are runs). A run folder is a gan_jax run (config.json and
+metrics.jsonl) or a TensorBoard event folder of any writer (tfevents files,
+e.g. PyTorch's SummaryWriter; its scalars are the rows, and it has no config,
+so it forms a group of its own). Runs whose configs differ only in `seed`
+form one group; the table gives, per group and metric, the
 final value and the best one with its step, as mean ± std over the group's
 seeds (sample std, ddof=1). Groups are named by the config fields that differ between the runs
 compared (their overrides). `--plot` overlays each group's mean curve of
-`--metric` (default: the first eval metric, eval/fid when logged).
+`--metric` (default: the first eval metric, eval/fid when logged). The
+metrics compared are those whose name starts with `--prefix` (eval/).
 """
 
 from __future__ import annotations
@@ -27,34 +31,51 @@ LOWER_IS_BETTER = ("fid", "kid")  # eval/<name>: the best value is the minimum
 @dataclasses.dataclass
 class RunRecord:
   workdir: str
-  config: dict
+  config: dict  # {} for a TensorBoard event folder
   rows: list[dict]
+  prefix: str = "eval/"  # the compared metrics' name prefix
 
   def eval_rows(self) -> list[dict]:
-    return [r for r in self.rows if any(k.startswith("eval/") for k in r)]
+    return [r for r in self.rows if any(k.startswith(self.prefix) for k in r)]
+
+
+def _kind(folder: str) -> str:
+  """'gan_jax' (config.json), 'tensorboard' (event files) or '' (no run)."""
+  if os.path.exists(os.path.join(folder, "config.json")):
+    return "gan_jax"
+  if os.path.isdir(folder) and any("tfevents" in f for f in os.listdir(folder)):
+    return "tensorboard"
+  return ""
+
+
+def _read_run(folder: str) -> RunRecord:
+  if _kind(folder) == "gan_jax":
+    with open(os.path.join(folder, "config.json")) as f:
+      return RunRecord(folder, json.load(f), writers.read_metrics(folder))
+  return RunRecord(folder, {}, writers.read_tensorboard(folder))
 
 
 def find_runs(paths: Sequence[str]) -> list[RunRecord]:
-  """The runs under `paths` (each a run folder or a folder of run folders).
+  """The runs under `paths` (each a run folder or a folder of run folders;
+  a run is a gan_jax run folder or a TensorBoard event folder).
 
   Raises:
     FileNotFoundError: a path holds no run.
   """
   runs = []
   for path in paths:
-    if os.path.exists(os.path.join(path, "config.json")):
+    if _kind(path):
       dirs = [path]
     else:
       dirs = sorted((os.path.join(path, d) for d in os.listdir(path)
-                     if os.path.exists(os.path.join(path, d, "config.json"))),
+                     if _kind(os.path.join(path, d))),
                     key=lambda d: (not os.path.basename(d).isdigit(),
                                    int(os.path.basename(d)) if os.path.basename(d).isdigit()
                                    else os.path.basename(d)))
       if not dirs:
-        raise FileNotFoundError(f"{path} holds no run (no config.json in it or its sub-folders)")
-    for d in dirs:
-      with open(os.path.join(d, "config.json")) as f:
-        runs.append(RunRecord(d, json.load(f), writers.read_metrics(d)))
+        raise FileNotFoundError(f"{path} holds no run (no config.json or TensorBoard events "
+                                "in it or its sub-folders)")
+    runs += [_read_run(d) for d in dirs]
   return runs
 
 
@@ -63,21 +84,28 @@ MAX_LABEL_FIELDS = 4
 
 def group_by_overrides(runs: Sequence[RunRecord]) -> dict[str, list[RunRecord]]:
   """{label: runs} where runs differing only in `seed` share a label made of the
-  fields in which the runs compared differ ('all runs' for a single group)."""
-  varying = sorted({k for r in runs[1:] for k in config_checks.changed_fields(runs[0].config,
-                                                                              r.config)}
+  fields in which the runs compared differ ('all runs' for a single group); a
+  run without a config (TensorBoard events) is a group of its own."""
+  configured = [r for r in runs if r.config]
+  varying = sorted({k for r in configured[1:]
+                    for k in config_checks.changed_fields(configured[0].config, r.config)}
                    - {"seed"})
-  flat = [config_checks.flatten(r.config) for r in runs]
   groups: dict[str, list[RunRecord]] = {}
-  for run, leaves in zip(runs, flat):
-    label = ", ".join(f"{k}={leaves.get(k)!r}" for k in varying) or "all runs"
+  for run in runs:
+    if not run.config:
+      label = f"tensorboard events: {os.path.basename(os.path.normpath(run.workdir))}"
+    else:
+      leaves = config_checks.flatten(run.config)
+      label = ", ".join(f"{k}={leaves.get(k)!r}" for k in varying) or "all runs"
     groups.setdefault(label, []).append(run)
   return groups
 
 
 def metric_keys(runs: Sequence[RunRecord]) -> list[str]:
-  keys = sorted({k for r in runs for row in r.eval_rows() for k in row if k.startswith("eval/")
-                 and not k.endswith("_std") and "/seed_" not in k})
+  keys = sorted({k for r in runs for row in r.eval_rows() for k, v in row.items()
+                 if k.startswith(r.prefix) and k not in ("step", writers.WALL_TIME)
+                 and isinstance(v, (int, float)) and not k.endswith("_std")
+                 and "/seed_" not in k})
   return sorted(keys, key=lambda k: (k != "eval/fid", k))
 
 
@@ -86,7 +114,7 @@ def final_and_best(run: RunRecord, key: str) -> tuple[float, float, int]:
   points = [(r["step"], r[key]) for r in run.eval_rows() if key in r and np.isfinite(r[key])]
   if not points:
     return np.nan, np.nan, -1
-  pick = min if key.split("/")[-1] in LOWER_IS_BETTER else max
+  pick = min if key.split("/")[-1].lower() in LOWER_IS_BETTER else max
   step, best = pick(points, key=lambda p: p[1])
   return points[-1][1], best, step
 
@@ -153,7 +181,7 @@ def plot(path: str, groups: dict[str, list[RunRecord]], key: str) -> None:
     if len(curves) > 1:
       ax.fill_between(steps, values.mean(0) - values.std(0), values.mean(0) + values.std(0),
                       color=line.get_color(), alpha=0.15)
-  if key.split("/")[-1] in LOWER_IS_BETTER:
+  if key.split("/")[-1].lower() in LOWER_IS_BETTER:
     ax.set_yscale("log")
   ax.set_xlabel("generator step")
   ax.set_ylabel(key)
@@ -163,9 +191,11 @@ def plot(path: str, groups: dict[str, list[RunRecord]], key: str) -> None:
   plt.close(fig)
 
 
-def compare(paths: Sequence[str], *, plot_path: str = "", metric: str = "") -> str:
-  """The markdown table of the runs under `paths` (and the plot, if asked)."""
-  runs = find_runs(paths)
+def compare(paths: Sequence[str], *, plot_path: str = "", metric: str = "",
+            prefix: str = "eval/") -> str:
+  """The markdown table of the runs under `paths` (and the plot, if asked) over
+  the metrics named `prefix`*."""
+  runs = [dataclasses.replace(r, prefix=prefix) for r in find_runs(paths)]
   groups = group_by_overrides(runs)
   keys = metric_keys(runs)
   out = table(groups, keys)
@@ -179,13 +209,16 @@ def compare(paths: Sequence[str], *, plot_path: str = "", metric: str = "") -> s
 
 
 def main(argv):
-  print(compare(argv[1:], plot_path=flags.FLAGS.plot, metric=flags.FLAGS.metric), end="")
+  print(compare(argv[1:], plot_path=flags.FLAGS.plot, metric=flags.FLAGS.metric,
+                prefix=flags.FLAGS.prefix), end="")
 
 
 def define_flags() -> None:
   """--plot, --metric (the run and sweep folders are the arguments)."""
   flags.DEFINE_string("plot", "", "Write the overlaid curves of --metric to this PNG.")
   flags.DEFINE_string("metric", "", "Metric of the plot (default: eval/fid if logged).")
+  flags.DEFINE_string("prefix", "eval/", "Compare the metrics whose names start with this "
+                      "('' for every logged scalar).")
 
 
 def run_program() -> None:

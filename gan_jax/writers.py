@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import struct
 import time
 from typing import Any, Callable, Mapping
 
@@ -59,6 +60,51 @@ def reproducible(rows: list[dict]) -> list[dict]:
   a resumed run reproduces exactly."""
   return [{k: v for k, v in r.items() if not (k.startswith("perf/") or k == WALL_TIME)}
           for r in rows]
+
+
+def _scalar_of(value: Any) -> float | None:
+  """A Summary.Value's scalar: `simple_value` (tensorboardX, PyTorch) or a
+  one-element float tensor (TensorFlow 2's tf.summary.scalar); None otherwise."""
+  if value.HasField("simple_value"):
+    return float(value.simple_value)
+  if value.HasField("tensor"):
+    tensor = value.tensor
+    dtypes = {1: np.float32, 2: np.float64}  # DT_FLOAT, DT_DOUBLE
+    if tensor.dtype in dtypes:
+      values = (list(tensor.float_val) + list(tensor.double_val)
+                or np.frombuffer(tensor.tensor_content, dtypes[tensor.dtype]).tolist())
+      if len(values) == 1:
+        return float(values[0])
+  return None
+
+
+def read_tensorboard(folder: str) -> list[dict]:
+  """The scalars of the TensorBoard event files in `folder` (any writer's:
+  gan_jax's tb/, PyTorch's SummaryWriter, TensorFlow's), one row per step
+  {"step": s, tag: value, ...}, steps ascending; a later value of a tag at a
+  step replaces an earlier one (a resumed run's rewrite). Files are read in
+  name order with their TFRecord framing (uint64 length, uint32 CRC, the
+  Event, uint32 CRC); a file cut short by a crash ends at its last whole
+  record."""
+  from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
+  by_step: dict[int, dict] = {}
+  for name in sorted(os.listdir(folder)):
+    if "tfevents" not in name:
+      continue
+    with open(os.path.join(folder, name), "rb") as f:
+      data = f.read()
+    pos = 0
+    while pos + 12 <= len(data):
+      (length,) = struct.unpack("<Q", data[pos:pos + 8])
+      if pos + 12 + length + 4 > len(data):
+        break
+      event = event_pb2.Event.FromString(data[pos + 12:pos + 12 + length])
+      pos += 12 + length + 4
+      for value in event.summary.value:
+        scalar = _scalar_of(value)
+        if scalar is not None:
+          by_step.setdefault(int(event.step), {"step": int(event.step)})[value.tag] = scalar
+  return [by_step[s] for s in sorted(by_step)]
 
 
 def rows_per_step(rows: list[dict]) -> list[dict]:

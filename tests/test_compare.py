@@ -25,7 +25,8 @@ def _fake_run(workdir, *, seed, lr, fids):
       step = 100 * (i + 1)
       f.write(json.dumps({"step": step, "d/loss": 1.0}) + "\n")
       f.write(json.dumps({"step": step, "eval/fid": fid, "eval/recall": fid / 100,
-                          "eval/kid_std": 0.1, "num_fake": 10}) + "\n")
+                          "eval/kid_std": 0.1, "num_fake": 10,
+                          "extractor": "cnn"}) + "\n")
 
 
 @pytest.mark.slow
@@ -57,3 +58,46 @@ def test_cli(tmp_path):
                        capture_output=True, text=True, timeout=120)
   assert out.returncode == 0, out.stderr[-2000:]
   assert out.stdout.splitlines()[2].startswith("| a | all runs | 1 | 100 | 5 | 0.05 | 5 (100) |")
+
+
+def _event_folder(folder, scalars):
+  """TensorBoard events as another codebase writes them (tensorboardX, the
+  format of PyTorch's SummaryWriter): {step: {tag: value}}."""
+  from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+  writer = SummaryWriter(str(folder))
+  for step, values in scalars.items():
+    for tag, value in values.items():
+      writer.add_scalar(tag, value, global_step=step)
+  writer.close()
+
+
+def test_tensorboard_event_folders_are_runs_beside_gan_jax_runs(tmp_path):
+  _fake_run(tmp_path / "ours", seed=0, lr=1e-3, fids=[50.0, 20.0])
+  _event_folder(tmp_path / "theirs", {100: {"eval/fid": 70.0, "loss": 1.0},
+                                      200: {"eval/fid": 60.0, "eval/recall": 0.3}})
+  out = compare.compare([str(tmp_path / "ours"), str(tmp_path / "theirs")]).splitlines()
+  assert out[2].startswith("| ours | all runs | 1 | 200 | 20 | 0.2 |")
+  assert out[3] == ("| theirs | tensorboard events: theirs | 1 | 200 | 60 | 0.3 | 60 (200) | "
+                    "0.3 (200) |")
+  # A folder of event folders, and every scalar with --prefix ''.
+  _event_folder(tmp_path / "logs" / "b", {5: {"FID": 9.0}, 6: {"FID": 7.0}})
+  table = compare.compare([str(tmp_path / "logs")], prefix="").splitlines()
+  assert table[0] == "| runs | differs in | seeds | last step | FID final | FID best (step) |"
+  assert table[2] == "| b | tensorboard events: b | 1 | 6 | 7 | 7 (6) |"
+  # gan_jax rows hold text (the extractor's id): every numeric column, no text one.
+  header = compare.compare([str(tmp_path / "ours")], prefix="").splitlines()[0]
+  assert "num_fake final" in header and "d/loss final" in header and "extractor" not in header
+
+
+def test_read_tensorboard_keeps_the_last_value_of_a_step_and_reads_tf2_tensors(tmp_path):
+  from gan_jax import writers  # pylint: disable=g-import-not-at-top
+  from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+  from tensorboardX.proto import summary_pb2, tensor_pb2  # pylint: disable=g-import-not-at-top
+  writer = SummaryWriter(str(tmp_path))
+  writer.add_scalar("a", 1.0, global_step=1)
+  writer.add_scalar("a", 2.0, global_step=1)  # a resumed run rewrote step 1
+  tensor = tensor_pb2.TensorProto(dtype=1, float_val=[0.5])  # TF2: a float tensor scalar
+  writer.file_writer.add_summary(
+      summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="b", tensor=tensor)]), 3)
+  writer.close()
+  assert writers.read_tensorboard(str(tmp_path)) == [{"step": 1, "a": 2.0}, {"step": 3, "b": 0.5}]
