@@ -41,7 +41,11 @@ def get_config(arg: str | None = None):
   config.num_critic_steps = 1
   for opt in (config.optimizer_g, config.optimizer_d):
     opt.update(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999)
-  config.eval.every_steps = 0  # > 0 scores on FID-Inception features (docs/inception.md)
+  # FID / IS / KID / precision-recall on FID-Inception features (docs/inception.md), the
+  # weights checked at start-up; 10,000 samples for progress. The papers' number:
+  # --config.eval.num_samples=50000 (the real side is capped by the test split's size;
+  # each row records num_fake and num_real).
+  config.eval.update(every_steps=5000, num_samples=10_000, extractor="inception")
   config.train.num_steps = 50_000
   config.train.log_every = 100
   config.train.sample_every = 1000

@@ -38,7 +38,11 @@ def get_config(arg: str | None = None):
   config.tricks.ema_decay = 0.999
   for opt in (config.optimizer_g, config.optimizer_d):
     opt.update(name="rmsprop", learning_rate=1e-4, decay=0.99, eps=1e-8)
-  config.eval.every_steps = 0  # > 0 scores on FID-Inception features (docs/inception.md)
+  # FID / IS / KID / precision-recall on FID-Inception features (docs/inception.md), the
+  # weights checked at start-up; 10,000 samples for progress. The papers' number:
+  # --config.eval.num_samples=50000 (the real side is capped by the test split's size;
+  # each row records num_fake and num_real).
+  config.eval.update(every_steps=10000, num_samples=10_000, extractor="inception")
   config.train.num_steps = 100_000
   config.train.log_every = 100
   config.train.sample_every = 1000
