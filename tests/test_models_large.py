@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import dcgan_cifar10, resnet_celeba
+from experiments import dcgan_cifar10, resnet_celeba, seed003_gan_stability
 from gan_jax.configs import base
 from gan_jax import models, penalties, steps
 from gan_jax.state import count_params, create_state
@@ -221,7 +221,9 @@ def test_new_models_are_registered():
 @pytest.mark.slow
 @pytest.mark.parametrize("module,arg,size", [(dcgan_cifar10, "runlocal", 32),
                                              (dcgan_cifar10, "layer_norm,runlocal", 32),
-                                             (resnet_celeba, "runlocal", 32)])
+                                             (resnet_celeba, "runlocal", 32),
+                                             (seed003_gan_stability, "runlocal", 32),
+                                             (seed003_gan_stability, "celeb_a,r1,runlocal", 64)])
 def test_runlocal_experiments_take_a_finite_training_step(module, arg, size):
   config = module.get_config(arg)
   if "layer_norm" in arg:  # The variant gradient penalties need.
@@ -241,3 +243,21 @@ def test_runlocal_experiments_take_a_finite_training_step(module, arg, size):
     assert float(metrics["d/penalty"]) > 0
   changed = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), state.d_params, new_state.d_params)
   assert all(jax.tree.leaves(changed))
+
+
+def test_seed003_configs_are_gan_stabilitys_printed_settings():
+  """The values of the GAN_stability config seed 003 prints (reg_param 10 with
+  reg_type wgangp; 'real' is R1 at reg_param 10, our gamma 20)."""
+  from gan_jax import penalties  # pylint: disable=g-import-not-at-top
+  config = seed003_gan_stability.get_config()
+  assert (config.dataset.name, config.dataset.batch_size, config.model.name,
+          config.model.latent_dim, config.objective, config.num_critic_steps,
+          config.tricks.ema_decay) == ("cifar10", 64, "resnet", 256, "non_saturating", 1, 0.999)
+  for opt in (config.optimizer_g, config.optimizer_d):
+    assert (opt.name, opt.learning_rate, opt.warmup_steps) == ("rmsprop", 1e-4, 0)
+  assert (config.penalty.name, config.penalty.weight) == ("wgan_gp", 10.0)
+  r1 = seed003_gan_stability.get_config("celeb_a,r1")
+  assert r1.dataset.name == "celeb_a" and r1.penalty.name == "r1"
+  # GAN_stability adds reg_param * ||g||^2: the coefficient our step applies.
+  assert penalties.penalty_coefficient("r1", r1.penalty.weight) == 10.0
+  assert seed003_gan_stability.get_config("cifar10,none").penalty.name == "none"
