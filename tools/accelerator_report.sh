@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# Seed 000 at the seed's own budget on an accelerator machine, results brought back in one file.
+# A report section at the seed's own budget on an accelerator machine, results brought back
+# in one file.
 #
-#   bash tools/accelerator_report.sh prepare     # here, with the network: fills .accel/
-#   bash tools/accelerator_report.sh run [OUT]   # there: the report, packed into OUT
+#   bash tools/accelerator_report.sh prepare               # here, with the network: fills .accel/
+#   bash tools/accelerator_report.sh run [OUT] [SECTION]   # there: the report, packed into OUT
+#
+# SECTION is a section of tools/report.py (default seed000; seed004_60k is the other one
+# whose data .accel/ carries: Fashion-MNIST's 60,000 images).
 #
 # `prepare` downloads the three pure-Python wheels an accelerator image may lack
 # (ml-collections, mlxtend, tensorboardX; JAX, flax, optax and orbax are taken as
 # installed there) and copies Debian's Fashion-MNIST files into .accel/ (ignored
 # by git, about 32 MB), so the machine needs no network.
 # `run` installs those wheels into /tmp/site, then runs
-#   python3 -m tools.report --budget=paper --sections=seed000
+#   python3 -m tools.report --budget=paper --sections=SECTION
 # (15,000 generator steps per run, batch 50, 3 vmapped seeds, Fashion-MNIST then
 # mnist_5k, XLA's own convolutions, float32 matmuls at full precision) for at most
 # $GAN_JAX_ACCEL_SECONDS seconds (default 540), and packs the report (markdown,
-# figures, metrics and sample grids; no checkpoints) into OUT/seed000_paper.tar.gz
+# figures, metrics and sample grids; no checkpoints) into OUT/SECTION_paper.tar.gz
 # with the log beside it. With the device tool of this project:
-#   run(command="bash tools/accelerator_report.sh run $OUT", carry=[".accel"],
+#   run(command="bash tools/accelerator_report.sh run $OUT seed000", carry=[".accel"],
 #       timeout_s=600)
 # then `tar xzf <files_at>/seed000_paper.tar.gz -C results/` here. A run cut by the
 # time limit keeps its finished runs in the tarball; the unfinished ones restart
@@ -37,6 +41,12 @@ case "$mode" in
     ;;
   run)
     out=${2:-${OUT:-/tmp/accel_out}}
+    section=${3:-seed000}
+    case "$section" in
+      seed000|seed004|seed004_60k|dirac|methods) ;;
+      *) echo "unknown section '$section': seed000 | seed004 | seed004_60k | dirac | methods" >&2
+         exit 2 ;;
+    esac
     mkdir -p "$out"
     "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
       --target /tmp/site "$ACCEL"/whl/*.whl
@@ -47,14 +57,15 @@ case "$mode" in
     status=0
     # shellcheck disable=SC2086  # GAN_JAX_ACCEL_ARGS: extra report flags (e.g. --smoke)
     timeout "${GAN_JAX_ACCEL_SECONDS:-540}" "$PYTHON" -m tools.report --budget=paper \
-      --sections=seed000 --out=/tmp/seed000_paper ${GAN_JAX_ACCEL_ARGS:-} 2>&1 | tee -a "$out/log.txt" || status=$?
-    tar czf "$out/seed000_paper.tar.gz" --exclude=checkpoints --exclude=tb \
-      -C /tmp seed000_paper
+      --sections="$section" --out="/tmp/${section}_paper" ${GAN_JAX_ACCEL_ARGS:-} 2>&1 \
+      | tee -a "$out/log.txt" || status=$?
+    tar czf "$out/${section}_paper.tar.gz" --exclude=checkpoints --exclude=tb \
+      -C /tmp "${section}_paper"
     ls -la "$out"
     exit "$status"
     ;;
   *)
-    echo "usage: $0 prepare | run [OUT]" >&2
+    echo "usage: $0 prepare | run [OUT] [SECTION]" >&2
     exit 2
     ;;
 esac
