@@ -30,8 +30,8 @@ losses.OBJECTIVES.register("squared_hinge", losses.Objective(
 
 @tricks.register("drift", kind="loss_term", config_field="drift", players=("d",))
 def drift_term(ctx: tricks.TermContext) -> jax.Array:
-  """eps * mean D(x_real)^2 (D in eval mode: this toy D has no dropout or batch norm)."""
-  logits = ctx.state.discriminator.apply({"params": ctx.d_params}, ctx.real, train=False)
+  """eps * mean D(x_real)^2, D called through the context (`steps.discriminate`)."""
+  logits = ctx.discriminate(ctx.d_params, ctx.real, ctx.key).logits
   return ctx.tricks["drift"] * jnp.mean(jnp.square(logits))
 
 

@@ -116,7 +116,8 @@ class ConditionalGenerator(nn.Module):
 
 
 class ConditionalDiscriminator(nn.Module):
-  """(x [B, ...], labels int [B]) -> (logits [B], class logits [B, C] or None).
+  """(x [B, ...], labels int [B]) -> (logits [B], class logits [B, C] or None),
+  and phi(x) [B, F] third with `with_features=True`.
 
   `inner` is any discriminator of `gan_jax.models` (it returns its features
   phi(x) with `with_features=True`); `projection` adds <embed(y), phi(x)> to
@@ -128,7 +129,8 @@ class ConditionalDiscriminator(nn.Module):
   classifier: bool
 
   @nn.compact
-  def __call__(self, x: jax.Array, labels: jax.Array, *, train: bool):
+  def __call__(self, x: jax.Array, labels: jax.Array, *, train: bool,
+               with_features: bool = False):
     logits, phi = self.inner(x, train=train, with_features=True)
     phi = phi.reshape((phi.shape[0], -1))
     if self.projection:
@@ -137,7 +139,7 @@ class ConditionalDiscriminator(nn.Module):
       logits = logits + jnp.sum(embed * phi, axis=-1)
     class_logits = (nn.Dense(self.num_classes, name="class_head")(phi)
                     if self.classifier else None)
-    return logits, class_logits
+    return (logits, class_logits, phi) if with_features else (logits, class_logits)
 
 
 def wrap_models(generator: nn.Module, discriminator: nn.Module, *, method: str,

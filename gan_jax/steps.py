@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -67,49 +67,43 @@ def _variables(params, batch_stats):
   return {"params": params, **({"batch_stats": batch_stats} if batch_stats else {})}
 
 
-def _apply(module, params, batch_stats, x, *, labels=None, rng=None, features=False):
+def _apply(module, params, batch_stats, x, *, labels=None, rng=None, **kwargs):
   """Applies a module in train mode (to (x, labels) when labels are given: a
-  class-conditional G or D).
-
-  Returns (output, new batch stats) or, with `features`, (output, new batch
-  stats, the features the module sowed as intermediates/features).
-  """
-  mutable = (["batch_stats"] if batch_stats else []) + (["intermediates"] if features else [])
+  class-conditional G or D; `kwargs` go to the module); returns (output, new
+  batch stats)."""
+  mutable = ["batch_stats"] if batch_stats else False
   rngs = {"dropout": rng} if rng is not None else {}
   out = module.apply(_variables(params, batch_stats), *conditioning.module_inputs(x, labels),
-                     train=True, rngs=rngs,
-                     mutable=mutable or False)
+                     train=True, rngs=rngs, mutable=mutable, **kwargs)
   if not mutable:
     return out, batch_stats
   out, updates = out
-  stats = updates.get("batch_stats", batch_stats)
-  if not features:
-    return out, stats
-  found = _sown_features(updates.get("intermediates", {}))
-  if found is None:
-    raise ValueError(f"{type(module).__name__} sows no 'features' intermediate, so feature "
-                     "matching cannot use it")
-  return out, stats, found.reshape((found.shape[0], -1))
+  return out, updates.get("batch_stats", batch_stats)
 
 
-def _d_apply(state: GANState, d_params, batch_stats, x, labels, *, rng, features=False):
-  """D in train mode: (logits [B], class logits [B, C] or None, new batch
-  stats[, sown features]); a class-conditional D takes `labels` [B]."""
-  out = _apply(state.discriminator, d_params, batch_stats, x, labels=labels, rng=rng,
-               features=features)
-  logits, class_logits = out[0] if labels is not None else (out[0], None)
-  return (logits, class_logits, *out[1:])
+class DOutput(NamedTuple):
+  """What one call of D gives (`discriminate`)."""
+  logits: jax.Array                # [B]
+  class_logits: jax.Array | None   # [B, C] for an AC-GAN head, else None
+  batch_stats: Any                 # D's batch statistics after the call
+  features: jax.Array | None       # phi(x) [B, F] (penultimate layer) when asked for
 
 
-def _sown_features(intermediates) -> jax.Array | None:
-  """The 'features' a module sowed, at the top or in a wrapped submodule (the
-  spectral-norm wrapper's); None if none."""
-  if "features" in intermediates:
-    return intermediates["features"][0]
-  for value in intermediates.values():
-    if isinstance(value, dict) and (found := _sown_features(value)) is not None:
-      return found
-  return None
+def discriminate(state: GANState, d_params, batch_stats, x, labels, *, rng,
+                 features: bool = False) -> DOutput:
+  """D in train mode on x [B, ...] (with `labels` [B] when class-conditional):
+  its logits, class logits, new batch stats and, with `features`, the
+  penultimate features every discriminator returns with `with_features=True`."""
+  out, stats = _apply(state.discriminator, d_params, batch_stats, x, labels=labels, rng=rng,
+                      **({"with_features": True} if features else {}))
+  out = out if isinstance(out, tuple) else (out,)
+  if labels is None:  # logits[, phi]
+    logits, class_logits, phi = out[0], None, (out[1] if features else None)
+  else:  # logits, class logits[, phi]
+    logits, class_logits, phi = out[0], out[1], (out[2] if features else None)
+  if phi is not None:
+    phi = phi.reshape((phi.shape[0], -1))
+  return DOutput(logits, class_logits, stats, phi)
 
 
 def _check_config(config: ml_collections.ConfigDict) -> None:
@@ -361,12 +355,12 @@ def d_objective(spec: StepSpec, state: GANState, d_params, g_params, real: jax.A
   k = named_keys(key, D_OBJECTIVE_STREAMS)
   if fake is None:
     fake = _fresh_fakes(spec, state, g_params, k["latents"], real.shape[0], labels)
-  real_logits, real_class, stats = _d_apply(state, d_params, state.d_batch_stats,
-                                            _d_input(spec, state, real, k["noise_real"]), labels,
-                                            rng=_device_key(spec, k["dropout_real"]))
-  fake_logits, fake_class, stats = _d_apply(state, d_params, stats,
-                                            _d_input(spec, state, fake, k["noise_fake"]), labels,
-                                            rng=_device_key(spec, k["dropout_fake"]))
+  real_logits, real_class, stats, _ = discriminate(
+      state, d_params, state.d_batch_stats, _d_input(spec, state, real, k["noise_real"]), labels,
+      rng=_device_key(spec, k["dropout_real"]))
+  fake_logits, fake_class, stats, _ = discriminate(
+      state, d_params, stats, _d_input(spec, state, fake, k["noise_fake"]), labels,
+      rng=_device_key(spec, k["dropout_fake"]))
   loss = _objective_d_loss(spec, real_logits, fake_logits).mean()
   class_metrics = {}
   if spec.conditioning.classifier:
@@ -391,18 +385,18 @@ def g_loss_of_fakes(spec: StepSpec, state: GANState, fake: jax.Array, d_params,
   k_drop, k_real = _device_key(spec, keys["dropout_fake"]), _device_key(spec, keys["dropout_real"])
   # D's batch stats (if any) are not updated by the generator step.
   if spec.g_loss is not None:  # a trick's G loss of D's features (feature matching)
-    _, fake_class, _, fake_feats = _d_apply(state, d_params, state.d_batch_stats, fake, labels,
-                                            rng=k_drop, features=True)
-    _, _, _, real_feats = _d_apply(state, d_params, state.d_batch_stats, real_input(), labels,
-                                   rng=k_real, features=True)
+    _, fake_class, _, fake_feats = discriminate(state, d_params, state.d_batch_stats, fake,
+                                                labels, rng=k_drop, features=True)
+    real_feats = discriminate(state, d_params, state.d_batch_stats, real_input(), labels,
+                              rng=k_real, features=True).features
     loss = spec.g_loss.fn(real_features=real_feats, fake_features=fake_feats)
   else:
-    fake_logits, fake_class, _ = _d_apply(state, d_params, state.d_batch_stats, fake, labels,
-                                          rng=k_drop)
+    fake_logits, fake_class, _, _ = discriminate(state, d_params, state.d_batch_stats, fake,
+                                                 labels, rng=k_drop)
     real_logits = None
     if spec.objective.g_uses_real:
-      real_logits, _, _ = _d_apply(state, d_params, state.d_batch_stats, real_input(), labels,
-                                   rng=k_real)
+      real_logits = discriminate(state, d_params, state.d_batch_stats, real_input(), labels,
+                                 rng=k_real).logits
     loss = spec.objective.g_losses(fake_logits=fake_logits, real_logits=real_logits,
                                    batch_mean=functools.partial(_batch_mean, spec)).mean()
   if spec.conditioning.classifier:
@@ -429,7 +423,9 @@ def _loss_terms(spec: StepSpec, state: GANState, *, player: str, d_params, g_par
       player=player, d_params=d_params, g_params=g_params, state=state, real=real, key=key,
       tricks=spec.tricks,
       d_objective=lambda d, g, k: d_objective(spec, state, d, g, real, k, labels=labels)[0],
-      g_objective=lambda g, d, k: g_objective(spec, state, g, d, real, k, labels)[0])
+      g_objective=lambda g, d, k: g_objective(spec, state, g, d, real, k, labels)[0],
+      discriminate=lambda d, x, k: discriminate(state, d, state.d_batch_stats, x, labels,
+                                                rng=_device_key(spec, k), features=True))
   total = jnp.zeros(())
   mine = [trick for trick in spec.loss_terms if player in trick.players]
   for i, trick in enumerate(mine):  # the first takes `key`, the i-th fold_in(key, i)

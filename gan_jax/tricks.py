@@ -11,7 +11,8 @@ kind and the `config.tricks` field that switches it on (a non-zero value):
                    generator update (the step counter not yet advanced).
   g_loss           `fn(*, real_features, fake_features) -> []`, G's loss in
                    place of the objective's, of D's features [B, F] (the
-                   penultimate layer's, which every model sows); at most one.
+                   penultimate layer's, which every D returns with
+                   `with_features=True`: `steps.discriminate`); at most one.
   d_lookahead      `fn(ctx: LookaheadContext) -> d_params`, the D parameters
                    G's loss is taken at (differentiable in G's parameters).
   d_fakes          `fn(fake, *, kept, key, tricks) -> (fake, kept)`: the fake
@@ -145,6 +146,9 @@ class TermContext:
     tricks: `config.tricks` as a dict (the term's weight and options).
     d_objective: `(d_params, g_params, key) -> []`, D's objective (no penalty).
     g_objective: `(g_params, d_params, key) -> []`, G's objective.
+    discriminate: `(d_params, x, key) -> steps.DOutput`, D in train mode on
+      x [B, ...] (the update's labels when class-conditional; dropout from `key`):
+      logits, class logits, batch stats (not kept) and features.
   """
   player: str
   d_params: PyTree
@@ -155,6 +159,7 @@ class TermContext:
   tricks: Mapping[str, Any]
   d_objective: Callable[[PyTree, PyTree, Array], Array]
   g_objective: Callable[[PyTree, PyTree, Array], Array]
+  discriminate: Callable[[PyTree, Array, Array], Any] | None = None
 
   @property
   def params(self) -> PyTree:

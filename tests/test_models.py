@@ -65,17 +65,18 @@ def test_dropout_is_active_only_in_train_mode():
 @pytest.mark.slow
 @pytest.mark.parametrize("name,shape", [("dcgan28", (28, 28, 1)), ("mlp", (2,)),
                                         ("dcgan32", (32, 32, 3)), ("resnet", (32, 32, 3))])
-def test_every_discriminator_sows_the_features_its_last_layer_reads(name, shape):
-  """Feature matching works for every model family: D sows [B, ...] features,
-  and its logit is the last Dense layer applied to them (flattened)."""
+def test_every_discriminator_returns_the_features_its_last_layer_reads(name, shape):
+  """Feature matching works for every model family: with `with_features=True`
+  D returns [B, ...] features beside its logits, the logit is the last Dense
+  layer applied to them (flattened), and the logits are those of a plain call."""
   small = {"dcgan28": {}, "mlp": dict(g_hidden=(16,), d_hidden=(16,)), "dcgan": dict(nf=8),
            "resnet": dict(nf=8, nf_max=16)}
   config = models.model_config(name, **small[models.MODELS.get(name).block])
   _, d = models.build_models(config, shape)
   x = jax.random.normal(jax.random.PRNGKey(0), (3, *shape))
   variables = d.init(jax.random.PRNGKey(1), x, train=False)
-  logits, state = d.apply(variables, x, train=False, mutable=["intermediates"])
-  (features,) = state["intermediates"]["features"]
+  logits, features = d.apply(variables, x, train=False, with_features=True)
+  assert jnp.array_equal(logits, d.apply(variables, x, train=False))
   features = features.reshape((3, -1))  # as the step reads them
   last = sorted(k for k in variables["params"] if k.startswith(("Dense", "fc")))[-1]
   head = variables["params"][last]

@@ -53,13 +53,15 @@ def test_the_squared_hinge_and_drift_match_their_formulas():
   config = my_idea.get_config("drift")
   state = create_state(config, sample_shape=(2,))
   real = jax.random.normal(jax.random.PRNGKey(0), (8, 2))
-  ctx = tricks.TermContext(player="d", d_params=state.d_params, g_params=state.g_params,
-                           state=state, real=real, key=jax.random.PRNGKey(1),
-                           tricks=config.tricks.to_dict(), d_objective=None, g_objective=None)
+  spec = steps.StepSpec.from_config(config)
+  ctx = tricks.TermContext(
+      player="d", d_params=state.d_params, g_params=state.g_params, state=state, real=real,
+      key=jax.random.PRNGKey(1), tricks=config.tricks.to_dict(), d_objective=None,
+      g_objective=None, discriminate=lambda d, x, k: steps.discriminate(
+          state, d, state.d_batch_stats, x, None, rng=k, features=True))
   logits = state.discriminator.apply({"params": state.d_params}, real, train=False)
   np.testing.assert_allclose(my_idea.drift_term(ctx), 1e-3 * np.mean(np.square(logits)),
                              rtol=1e-6)
-  spec = steps.StepSpec.from_config(config)
   assert [t.name for t in spec.loss_terms] == ["drift"]
 
 

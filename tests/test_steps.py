@@ -291,7 +291,7 @@ def test_max_abs_logit_is_the_peak_over_both_batches_and_every_critic_step():
   state = create_state(config, sample_shape=(2,))
   batch = dataset.batch_at(0, seed=0, num_critic_steps=3)
   seen, real_means, inside = [], [], []
-  original_d_update, original_apply = steps.d_update, steps._d_apply
+  original_d_update, original_apply = steps.d_update, steps.discriminate
 
   def recording_apply(*args, **kwargs):
     out = original_apply(*args, **kwargs)
@@ -308,7 +308,7 @@ def test_max_abs_logit_is_the_peak_over_both_batches_and_every_critic_step():
     real_means.append(float(out[1]["d/real_logits"]))
     return out
 
-  with jax.disable_jit(), mock.patch.object(steps, "_d_apply", recording_apply), \
+  with jax.disable_jit(), mock.patch.object(steps, "discriminate", recording_apply), \
        mock.patch.object(steps, "d_update", recording_d_update):
     _, metrics = steps.make_train_step(config)(state, batch)
   assert len(seen) == 3 and all(len(s) == 2 for s in seen)  # real and fake per critic step

@@ -89,7 +89,6 @@ class DCGAN28Discriminator(nn.Module):
       x = self.conv(features, (5, 5), strides=(2, 2), padding="SAME", name=f"Conv_{i}")(x)
       x = leaky_relu(x)
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    self.sow("intermediates", "features", x)  # for feature matching
     x = x.reshape((x.shape[0], -1))
     logits = nn.Dense(1)(x)[:, 0]
     return (logits, x) if with_features else logits

@@ -163,6 +163,5 @@ class DCGANDiscriminator(nn.Module):
                          name=f"LayerNorm_{i}")(x)
       x = nn.leaky_relu(x, negative_slope=LEAKY_SLOPE)
     x = x.reshape((x.shape[0], -1))
-    self.sow("intermediates", "features", x)  # for feature matching
     logits = nn.Dense(1, use_bias=False, kernel_init=WEIGHT_INIT, name="Dense_0")(x)[:, 0]
     return (logits, x) if with_features else logits

@@ -91,7 +91,6 @@ class MLPDiscriminator(nn.Module):
       x = nn.leaky_relu(x, negative_slope=0.2)
       if self.dropout_rate > 0:
         x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    self.sow("intermediates", "features", x)  # for feature matching
     features = x
     if self.minibatch_kernels:
       x = MinibatchDiscrimination(self.minibatch_kernels, self.minibatch_kernel_dim)(x)

@@ -163,6 +163,5 @@ class ResNetDiscriminator(nn.Module):
       x = ResnetBlock(width(level + 1, self.nf, self.nf_max), self.res_ratio, conv=self.conv,
                       name=f"block_{level + 1}")(x)
     x = leaky_relu(x.reshape((x.shape[0], -1)))
-    self.sow("intermediates", "features", x)  # for feature matching
     logits = nn.Dense(1, name="fc")(x)[:, 0]
     return (logits, x) if with_features else logits
