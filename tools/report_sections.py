@@ -685,7 +685,7 @@ def methods_section(opts, folder: str, cells: dict[tuple[str, str], list[Run]]) 
   md += ["", "### Made by their own programs", ""]
   for title, path, command in (
       ("CycleGAN translation grid", "cyclegan/translation_grid.png",
-       "python -m gan_jax.cyclegan.launch --config=experiments/cyclegan_fashion_mnist.py "
+       "python launch.py --config=experiments/cyclegan_fashion_mnist.py "
        "--workdir=workdirs/cyclegan; see results/cyclegan/README.md"),
       ("The WGAN paper's parallel lines", "parallel_lines/parallel_lines.png",
        "python -m gan_jax.dynamics.lab --config=experiments/dirac_gan.py:parallel_lines "
