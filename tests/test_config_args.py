@@ -4,7 +4,7 @@ import pytest
 
 from experiments import (conditional, cyclegan_fashion_mnist, dcgan_cifar10,
                          dcgan_fashion_mnist, dirac_gan, resnet_celeba, seed000_table1,
-                         seed004_mlp, toy_modes, toy_ring)
+                         seed003_gan_stability, seed004_mlp, toy_modes, toy_ring)
 from gan_jax.configs import args
 from gan_jax.errors import ConfigError
 
@@ -26,7 +26,8 @@ def test_a_bad_argument_names_the_grammar_and_the_choices(bad):
 
 
 CONFIG_MODULES = [conditional, cyclegan_fashion_mnist, dcgan_cifar10, dcgan_fashion_mnist,
-                  dirac_gan, resnet_celeba, seed000_table1, seed004_mlp, toy_modes, toy_ring]
+                  dirac_gan, resnet_celeba, seed000_table1, seed003_gan_stability, seed004_mlp,
+                  toy_modes, toy_ring]
 
 
 @pytest.mark.parametrize("module", CONFIG_MODULES)
