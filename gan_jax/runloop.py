@@ -36,6 +36,7 @@ import numpy as np
 import tqdm
 
 from gan_jax import compat
+from gan_jax import config_checks
 from gan_jax import guards
 from gan_jax import reductions
 from gan_jax import wandb_log
@@ -80,6 +81,15 @@ class Trainer(Protocol):
   def upgrade_recorded(self, recorded: dict[str, Any]) -> dict[str, Any]: ...
   def build(self, config: ml_collections.ConfigDict, workdir: str) -> Job: ...  # checked
   def describe_config(self, config: ml_collections.ConfigDict) -> str: ...
+
+
+def device_record(num_devices: int) -> dict[str, Any]:
+  """What decides a run's float results besides its config: the backend, the
+  devices and processes, the CPU threads and XLA's flags (a checkpoint keeps
+  it; a resume elsewhere warns that it is not bit-exact)."""
+  return {"backend": jax.default_backend(), "num_devices": num_devices,
+          "num_processes": jax.process_count(), "cpu_count": len(os.sched_getaffinity(0)),
+          "xla_flags": os.environ.get("XLA_FLAGS", "")}
 
 
 def due(step: int, every: int, *, is_last: bool) -> bool:
@@ -198,7 +208,6 @@ def _loop(job: Job, config: ml_collections.ConfigDict, workdir: str, state: Any,
   writer = (MetricWriter(workdir, resume_step=start, wandb=log if log.wandb else None)
             if chief else None)
   if writer is not None and start == 0:
-    from gan_jax import config_checks  # pylint: disable=g-import-not-at-top
     writer.write_config(str(config), config_checks.flatten(config))
   logging.info("%s", job.describe(state, start=start, num_steps=tc.num_steps))
   evaluate = chief and job.eval_every > 0

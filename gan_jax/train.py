@@ -132,10 +132,8 @@ def write_figures(workdir: str, rows: list[dict], *, title: str) -> None:
 
 
 def run_record(runner: parallel.StepRunner) -> dict[str, Any]:
-  """What decides the float results besides the config: backend and devices."""
-  return {"backend": jax.default_backend(), "num_devices": runner.num_devices,
-          "num_processes": jax.process_count(), "cpu_count": len(os.sched_getaffinity(0)),
-          "xla_flags": os.environ.get("XLA_FLAGS", "")}
+  """What decides the float results besides the config (`runloop.device_record`)."""
+  return runloop.device_record(runner.num_devices)
 
 
 class GANJob:

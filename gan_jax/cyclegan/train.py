@@ -104,9 +104,7 @@ class CycleGANJob:
     return self._step(state, batch_a, batch_b)
 
   def run_record(self) -> dict[str, Any]:
-    return {"backend": jax.default_backend(), "num_devices": 1,
-            "num_processes": jax.process_count(), "cpu_count": len(os.sched_getaffinity(0)),
-            "xla_flags": os.environ.get("XLA_FLAGS", "")}
+    return runloop.device_record(num_devices=1)
 
   def checkpoint_meta(self) -> dict[str, Any]:
     return {"sample_shape": list(self.domains.sample_shape)}
